@@ -1,0 +1,50 @@
+# ctxbus: `make run` and `make test` do every set-up step on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+PY := .venv/bin/python
+# Debian packages the tests need: an X server, X clients to draw on it, the browser Playwright drives.
+APT_PACKAGES := xvfb x11-apps xdotool chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck pytest bench venv uv sysdeps clean
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+
+venv: uv
+	uv sync --frozen
+
+sysdeps:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: venv
+	.venv/bin/ctxbus up
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: venv
+	.venv/bin/mypy
+
+pytest: venv sysdeps
+	.venv/bin/pytest
+
+test: venv sysdeps lint typecheck pytest
+
+bench: venv sysdeps
+	$(PY) -m bench
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,86 @@
+"""ctxbus's wire protocol and socket helpers: messages, codec, endpoints and the four patterns.
+
+See ``docs/protocol.md`` for the contract these implement.
+"""
+
+from __future__ import annotations
+
+from bus.codec import (
+    decode_args,
+    decode_event,
+    decode_reply,
+    decode_request,
+    encode_error,
+    encode_event,
+    encode_ok,
+    encode_request,
+    encode_struct,
+)
+from bus.endpoints import Endpoints, default_runtime_dir, ensure_runtime_dir
+from bus.errors import (
+    BadReply,
+    BusError,
+    BusTimeout,
+    OpError,
+    ProtocolError,
+    RemoteError,
+    RuntimeDirError,
+    SetupError,
+)
+from bus.messages import (
+    Accepted,
+    BackendStatus,
+    ComponentStatus,
+    Event,
+    Heartbeat,
+    Message,
+    NoArgs,
+    PingResult,
+    PortInfo,
+)
+from bus.proxy import Proxy
+from bus.publisher import Publisher, new_instance_id
+from bus.replier import Replier
+from bus.requester import AsyncRequester, Requester
+from bus.subscriber import HeartbeatRule, StateFollower, Update
+
+__all__ = [
+    "Accepted",
+    "AsyncRequester",
+    "BackendStatus",
+    "BadReply",
+    "BusError",
+    "BusTimeout",
+    "ComponentStatus",
+    "Endpoints",
+    "Event",
+    "Heartbeat",
+    "HeartbeatRule",
+    "Message",
+    "NoArgs",
+    "OpError",
+    "PingResult",
+    "PortInfo",
+    "ProtocolError",
+    "Proxy",
+    "Publisher",
+    "RemoteError",
+    "Replier",
+    "Requester",
+    "RuntimeDirError",
+    "SetupError",
+    "StateFollower",
+    "Update",
+    "decode_args",
+    "decode_event",
+    "decode_reply",
+    "decode_request",
+    "default_runtime_dir",
+    "encode_error",
+    "encode_event",
+    "encode_ok",
+    "encode_request",
+    "encode_struct",
+    "ensure_runtime_dir",
+    "new_instance_id",
+]

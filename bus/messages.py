@@ -1,0 +1,187 @@
+"""Typed, versioned messages: every body that crosses a process boundary is a struct here.
+
+Requests, replies and event envelopes are described in ``docs/protocol.md``; the per-op argument
+and result structs and the per-topic event structs below are the payloads. Structs reject unknown
+fields, so a typo in a client is an error, not a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from bus import endpoints
+from bus.errors import ErrorCode
+
+RequestId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class Message(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of every payload struct."""
+
+
+# -- envelopes -------------------------------------------------------------------------------------
+
+
+class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``{"v": 1, "id": "...", "op": "...", "args": {...}}``; ``args`` stays raw until dispatch."""
+
+    v: int
+    id: RequestId
+    op: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    args: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+
+
+class ErrorInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: ErrorCode
+    message: str
+
+
+class OkReply(msgspec.Struct, kw_only=True):
+    v: int = endpoints.PROTOCOL_VERSION
+    id: str | None
+    ok: Literal[True] = True
+    result: msgspec.Raw
+
+
+class ErrorReply(msgspec.Struct, kw_only=True):
+    v: int = endpoints.PROTOCOL_VERSION
+    id: str | None
+    ok: Literal[False] = False
+    error: ErrorInfo
+
+
+class AnyReply(msgspec.Struct, kw_only=True):
+    """What a client decodes: either shape of reply."""
+
+    v: int
+    id: str | None
+    ok: bool
+    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    error: ErrorInfo | None = None
+
+
+# -- op arguments and results ---------------------------------------------------------------------
+
+
+class NoArgs(Message, kw_only=True):
+    """Arguments of an op that takes none."""
+
+
+class PingResult(Message, kw_only=True):
+    pid: int
+    instance: str
+    uptime_s: float
+
+
+BackendState = Literal["starting", "running", "stopping", "stopped", "error"]
+
+
+class PortInfo(Message, kw_only=True):
+    """``get_port``: where the backend is and how to talk to it."""
+
+    port: int
+    base_url: str
+    token: str
+    state: BackendState
+
+
+class Accepted(Message, kw_only=True):
+    accepted: bool = True
+
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+class Event(Message, kw_only=True):
+    """Fields every event carries; the publisher fills ``seq``, ``instance`` and ``ts``."""
+
+    v: int = endpoints.PROTOCOL_VERSION
+    seq: int = 0
+    instance: str = ""
+    ts: float = 0.0
+
+
+class BackendStatus(Event, kw_only=True):
+    """``backend.status``: one per transition of the backend, and ``get_status``'s snapshot."""
+
+    state: BackendState
+    port: int
+    pid: int | None = None
+    restarts: int = 0
+    reason: str | None = None
+    exit_code: int | None = None
+
+
+class Heartbeat(Event, kw_only=True):
+    """``main.heartbeat``: main is alive, and the latest ``backend.status`` seq it published."""
+
+    backend_seq: int
+
+
+ComponentState = Literal["starting", "running", "stopping", "stopped", "error", "unavailable"]
+
+
+class ComponentStatus(Event, kw_only=True):
+    """``component.status``: a process the launcher supervises (frontend, capture, main)."""
+
+    component: str
+    state: ComponentState
+    pid: int | None = None
+    restarts: int = 0
+    reason: str | None = None
+    exit_code: int | None = None
+    url: str | None = None
+
+
+# -- capture --------------------------------------------------------------------------------------
+
+CaptureState = Literal["starting", "running", "paused", "unavailable", "stopping", "stopped"]
+
+
+class CaptureCounters(Message, kw_only=True):
+    grabbed: int = 0
+    kept: int = 0
+    skipped: int = 0
+    spooled: int = 0
+    uploaded: int = 0
+    dropped: int = 0
+
+
+class CaptureStatus(Event, kw_only=True):
+    """``capture.status``: the capture process's state and counters; also its ``get_status``."""
+
+    state: CaptureState
+    pid: int | None = None
+    interval_s: float = 5.0
+    counters: CaptureCounters = msgspec.field(default_factory=CaptureCounters)
+    last_error: str | None = None
+    spool_bytes: int = 0
+
+
+class CaptureFrame(Event, kw_only=True):
+    """``capture.frame``: one kept frame, stored by the backend under ``id``."""
+
+    id: str
+    monitor: int
+    captured_at: float
+    width: int
+    height: int
+    bytes: int
+
+
+class CaptureNowResult(Message, kw_only=True):
+    """``capture_now``: what one immediate grab of every monitor produced."""
+
+    kept: int
+    skipped: int
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    endpoints.BACKEND_STATUS: BackendStatus,
+    endpoints.MAIN_HEARTBEAT: Heartbeat,
+    endpoints.COMPONENT_STATUS: ComponentStatus,
+    endpoints.CAPTURE_STATUS: CaptureStatus,
+    endpoints.CAPTURE_FRAME: CaptureFrame,
+}

@@ -1,0 +1,82 @@
+"""The publishing side of events: a PUB socket that owns each topic's ``seq``.
+
+Publishers connect to main's XSUB endpoint (``publish.sock``); subscribers connect to the XPUB
+endpoint (``events.sock``). ``seq`` starts at 1 and rises by exactly 1 per topic for the life of
+one publisher ``instance``; the latest event of each topic is kept for ``get_status`` snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TypeVar
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from bus import endpoints
+from bus.codec import encode_event
+from bus.messages import Event
+
+E = TypeVar("E", bound=Event)
+
+
+def new_instance_id() -> str:
+    """A fresh publisher instance id."""
+    return uuid.uuid4().hex[:16]
+
+
+class Publisher:
+    """Stamp events with ``seq``/``instance``/``ts`` and send them."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        instance: str | None = None,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        self.address = address
+        self.instance = instance or new_instance_id()
+        self._context = context or zmq.asyncio.Context.instance()
+        self._seq: dict[str, int] = {}
+        self._latest: dict[str, Event] = {}
+        self._socket: zmq.asyncio.Socket | None = None
+
+    def connect(self) -> None:
+        if self._socket is None:
+            sock = self._context.socket(zmq.PUB)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, endpoints.EVENT_HWM)
+            sock.connect(self.address)
+            self._socket = sock
+
+    def stamp(self, topic: str, event: E) -> E:
+        """``event`` with the topic's next ``seq``, this instance and the time; kept as latest."""
+        seq = self._seq.get(topic, 0) + 1
+        self._seq[topic] = seq
+        stamped = msgspec.structs.replace(event, seq=seq, instance=self.instance, ts=time.time())
+        self._latest[topic] = stamped
+        return stamped
+
+    async def publish(self, topic: str, event: E) -> E:
+        """Stamp and send ``event`` on ``topic``; returns the stamped event."""
+        self.connect()
+        stamped = self.stamp(topic, event)
+        assert self._socket is not None
+        await self._socket.send_multipart(encode_event(topic, stamped))
+        return stamped
+
+    def seq(self, topic: str) -> int:
+        """The latest ``seq`` published on ``topic`` (0 before the first)."""
+        return self._seq.get(topic, 0)
+
+    def latest(self, topic: str) -> Event | None:
+        """The latest event published on ``topic``: the Clone pattern's snapshot."""
+        return self._latest.get(topic)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None

@@ -1,0 +1,179 @@
+"""The serve loop behind a REP endpoint: dispatch ops to handlers, answer everything exactly once.
+
+The socket is a ROUTER (wire-compatible with REQ clients) so that a slow handler does not hold up
+other clients. Whatever arrives, malformed, oversized, multipart or hostile, gets exactly one reply
+(``docs/protocol.md`` lists the error codes) and leaves the server as it was. A request resent by a
+Lazy Pirate client (same id, same body) within ``REPLY_CACHE_TTL`` gets the first reply again and
+does not run the op twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+import zmq
+import zmq.asyncio
+
+from bus import endpoints
+from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
+from bus.errors import OpError, ProtocolError
+from bus.messages import Message
+
+log = structlog.get_logger("bus.replier")
+
+A = TypeVar("A", bound=msgspec.Struct)
+Handler = Callable[[A], Awaitable[Message]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    args_type: type[msgspec.Struct]
+    handler: Callable[[Any], Awaitable[Message]]
+
+
+def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """ROUTER frames → (envelope to send back, body frames).
+
+    A REQ peer sends ``[identity, b"", body...]``; a DEALER may omit the empty delimiter.
+    """
+    if b"" in frames[1:]:
+        cut = frames.index(b"", 1) + 1
+        return frames[:cut], frames[cut:]
+    return frames[:1], frames[1:]
+
+
+class ReplyCache:
+    """Replies by a digest of the request body, so a Lazy Pirate resend gets the first answer."""
+
+    def __init__(self, ttl: float = endpoints.REPLY_CACHE_TTL, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[bytes, tuple[float, asyncio.Future[bytes]]] = OrderedDict()
+
+    def get(self, key: bytes) -> asyncio.Future[bytes] | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: bytes, future: asyncio.Future[bytes]) -> None:
+        self._entries[key] = (time.monotonic(), future)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+class Replier:
+    """Serve ops on ``address`` until cancelled."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        context: zmq.asyncio.Context | None = None,
+        max_in_flight: int = endpoints.MAX_IN_FLIGHT,
+    ) -> None:
+        self.address = address
+        self.max_in_flight = max_in_flight
+        self._context = context or zmq.asyncio.Context.instance()
+        self._routes: dict[str, _Route] = {}
+        self._cache = ReplyCache()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._socket: zmq.asyncio.Socket | None = None
+
+    def register(self, op: str, args_type: type[A], handler: Handler[A]) -> None:
+        """Answer ``op`` with ``handler(args)``; it raises :class:`OpError` for an error reply."""
+        self._routes[op] = _Route(args_type, handler)
+
+    @property
+    def ops(self) -> list[str]:
+        return sorted(self._routes)
+
+    def bind(self) -> None:
+        """Bind the socket now (ipc files are created private); ``serve`` binds if not yet done."""
+        if self._socket is not None:
+            return
+        sock = self._context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        old_umask = os.umask(0o077)
+        try:
+            sock.bind(self.address)
+        finally:
+            os.umask(old_umask)
+        self._socket = sock
+
+    async def serve(self) -> None:
+        """Receive and answer requests until cancelled; then close the socket."""
+        self.bind()
+        sock = self._socket
+        assert sock is not None
+        try:
+            while True:
+                frames = await sock.recv_multipart(copy=True)
+                envelope, body = split_envelope(frames)
+                self._start(sock, envelope, body)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            sock.close(linger=0)
+            self._socket = None
+
+    def _start(self, sock: zmq.asyncio.Socket, envelope: list[bytes], body: list[bytes]) -> None:
+        if len(self._tasks) >= self.max_in_flight:
+            reply = encode_error(
+                probe_id(body), "busy", "too many requests in flight; retry shortly"
+            )
+            self._track(asyncio.ensure_future(sock.send_multipart([*envelope, reply])))
+            return
+        self._track(asyncio.create_task(self._answer(sock, envelope, body)))
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(
+        self, sock: zmq.asyncio.Socket, envelope: list[bytes], body: list[bytes]
+    ) -> None:
+        key = hashlib.blake2b(body[0], digest_size=16).digest() if len(body) == 1 else None
+        cached = self._cache.get(key) if key is not None else None
+        if cached is not None:
+            reply = await asyncio.shield(cached)
+        else:
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            if key is not None:
+                self._cache.put(key, future)
+            reply = await self.handle(body)
+            future.set_result(reply)
+        await sock.send_multipart([*envelope, reply])
+
+    def _route(self, op: str) -> _Route:
+        route = self._routes.get(op)
+        if route is None:
+            answers = ", ".join(self.ops)
+            raise ProtocolError("unknown_op", f"unknown op {op!r}; this endpoint answers {answers}")
+        return route
+
+    async def handle(self, body: list[bytes]) -> bytes:
+        """The reply frame for one request body; never raises."""
+        request_id = probe_id(body)
+        try:
+            request = decode_request(body)
+            route = self._route(request.op)
+            args = decode_args(request, route.args_type)
+            result = await route.handler(args)
+            return encode_ok(request.id, result)
+        except (ProtocolError, OpError) as exc:
+            return encode_error(request_id, exc.code, exc.message)
+        except Exception:
+            log.exception("handler_failed", address=self.address)
+            return encode_error(request_id, "internal", "internal error; see the server's log")

@@ -1,0 +1,145 @@
+"""REQ clients with the Lazy Pirate pattern, in asyncio and blocking flavours.
+
+Each attempt sends the request and polls for the reply with a timeout. On a timeout the socket
+is closed with ``LINGER=0`` (a REQ socket that missed its reply is stuck), a fresh one is opened and
+the same request (same id: the replier answers a resend from its reply cache, so the op never runs
+twice) goes out again. After ``retries`` attempts in all, :class:`BusTimeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, TypeVar
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from bus import endpoints
+from bus.codec import decode_reply, encode_request
+from bus.errors import BusTimeout
+from bus.messages import Message
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def new_request_id() -> str:
+    """A fresh request id: unique, so a resend can be told from a new request."""
+    return uuid.uuid4().hex
+
+
+def _timeout_error(address: str, op: str, attempts: int, timeout: float) -> BusTimeout:
+    return BusTimeout(
+        f"no reply from {address} to {op!r} after {attempts} attempt(s) of {timeout:g}s; "
+        "is the ctxbus process behind it running? (`ctxbus status`, `ctxbus up`)"
+    )
+
+
+def _configure(sock: zmq.Socket[Any], address: str) -> None:
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+    sock.connect(address)
+
+
+class AsyncRequester:
+    """An asyncio REQ client; one request at a time per instance (others queue on a lock)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        context: zmq.asyncio.Context | None = None,
+        timeout: float = endpoints.REQUEST_TIMEOUT,
+        retries: int = endpoints.REQUEST_RETRIES,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        self._context = context or zmq.asyncio.Context.instance()
+        self._socket: zmq.asyncio.Socket | None = None
+        self._lock = asyncio.Lock()
+
+    async def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
+        """Send ``op`` and return its result; :class:`~bus.errors.RemoteError` on an error reply."""
+        request_id = new_request_id()
+        frame = encode_request(request_id, op, args)
+        async with self._lock:
+            for _ in range(self.retries):
+                sock = self._open()
+                try:
+                    await sock.send(frame)
+                    # pyzmq's stub for the asyncio poll omits the flags argument
+                    timeout_ms = int(self.timeout * 1000)
+                    if await sock.poll(timeout_ms, zmq.POLLIN):  # type: ignore[call-arg]
+                        frames = await sock.recv_multipart()
+                        return decode_reply(frames, request_id, result_type)
+                except BaseException:
+                    self._discard()
+                    raise
+                self._discard()
+        raise _timeout_error(self.address, op, self.retries, self.timeout)
+
+    def _open(self) -> zmq.asyncio.Socket:
+        if self._socket is None:
+            self._socket = self._context.socket(zmq.REQ)
+            _configure(self._socket, self.address)
+        return self._socket
+
+    def _discard(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        """Close the socket; the requester reopens one on the next call."""
+        self._discard()
+
+
+class Requester:
+    """The blocking twin of :class:`AsyncRequester`, for scripts and synchronous tools."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        timeout: float = endpoints.REQUEST_TIMEOUT,
+        retries: int = endpoints.REQUEST_RETRIES,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket[bytes] | None = None
+
+    def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
+        """Send ``op`` and return its result; :class:`~bus.errors.RemoteError` on an error reply."""
+        request_id = new_request_id()
+        frame = encode_request(request_id, op, args)
+        for _ in range(self.retries):
+            sock = self._open()
+            try:
+                sock.send(frame)
+                if sock.poll(int(self.timeout * 1000), zmq.POLLIN):
+                    return decode_reply(sock.recv_multipart(), request_id, result_type)
+            except BaseException:
+                self._discard()
+                raise
+            self._discard()
+        raise _timeout_error(self.address, op, self.retries, self.timeout)
+
+    def _open(self) -> zmq.Socket[bytes]:
+        if self._socket is None:
+            self._socket = self._context.socket(zmq.REQ)
+            _configure(self._socket, self.address)
+        return self._socket
+
+    def _discard(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        """Close the socket; the requester reopens one on the next call."""
+        self._discard()
