@@ -1,0 +1,78 @@
+"""What main hands a backend process it spawns: one frozen config, carried in the environment.
+
+The spawn protocol (main side: ``services/main``; backend side: ``backend/__main__.py``):
+
+- ``CTXBUS_BACKEND_LISTEN_FD``: the listening socket main bound on 127.0.0.1; the backend serves on it
+  and never binds one of its own, so the port never changes and connections wait in its backlog.
+- ``CTXBUS_BACKEND_READY_FD``: a pipe's write end. The backend writes ``standby\\n`` once the app is
+  imported and built (standby role only), then ``ready\\n`` once uvicorn's startup is complete
+  and it accepts on the socket.
+- ``CTXBUS_BACKEND_CONTROL_FD``: a pipe's read end. A standby waits on it for ``serve\\n`` (its promotion);
+  end-of-file at any time means main is gone, and the backend exits at once.
+- ``CTXBUS_BACKEND_PARENT_PID``: main's pid; on Linux the backend also asks for SIGKILL when main dies.
+- ``CTXBUS_BACKEND_ROLE``: ``active`` serves at once, ``standby`` waits for promotion.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+ENV_PREFIX = "CTXBUS_BACKEND_"
+Role = Literal["active", "standby"]
+
+READY_LINE = b"ready\n"
+STANDBY_LINE = b"standby\n"
+SERVE_LINE = b"serve\n"
+DEFAULT_APP = "backend.app:create_app"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    """Everything a backend process needs; built by main, rebuilt by the backend from its env."""
+
+    port: int
+    token: str
+    instance: str
+    data_dir: Path
+    log_dir: Path
+    listen_fd: int = -1
+    ready_fd: int = -1
+    control_fd: int = -1
+    parent_pid: int = 0
+    role: Role = "active"
+    app: str = DEFAULT_APP
+    graceful_timeout: float = 5.0
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that carry this config."""
+        return {_env_name(f.name): str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> BackendConfig:
+        """Rebuild the config from ``CTXBUS_BACKEND_*`` variables (``os.environ`` by default)."""
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = source.get(_env_name(f.name))
+            if raw is None:
+                continue
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            if kind in ("int",):
+                values[f.name] = int(raw)
+            elif kind == "float":
+                values[f.name] = float(raw)
+            elif kind == "Path":
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        role = values.get("role", "active")
+        if role not in ("active", "standby"):
+            raise ValueError(f"{_env_name('role')} must be 'active' or 'standby', not {role!r}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
