@@ -45,6 +45,13 @@ class BackendConfig:
     role: Role = "active"
     app: str = DEFAULT_APP
     graceful_timeout: float = 5.0
+    # Storage limits (issue 5); defaults suit a desktop, tests shrink them.
+    max_upload_bytes: int = 20 * 1024 * 1024  # larger bodies get 413
+    max_image_pixels: int = 50_000_000  # refused before decoding: decompression-bomb guard
+    retention_days: float = 15.0  # captures older than this are removed
+    retention_bytes: int = 10 * 1024**3  # then the oldest go until images fit in this
+    retention_interval: float = 300.0  # seconds between retention passes
+    orphan_grace: float = 60.0  # files without a row younger than this may be another process's
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry this config."""
