@@ -1,0 +1,195 @@
+"""One supervised OS process: spawned in its own session, watched, stopped in a fixed order.
+
+- Its stdout and stderr go, line by line, to ``<log_dir>/<name>.output.log`` (rotating) and to an
+  in-memory tail of the last lines, for diagnosis when it dies.
+- Its exit is learned at once from asyncio's child watcher (``Process.wait``), never by polling.
+- ``terminate``: SIGTERM to its process group → wait → SIGKILL to the group → reap; then SIGKILL
+  to the group once more, so no grandchild outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import logging.handlers
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from services.supervision.lifeline import LIFELINE_FD_ENV, SUPERVISOR_PID_ENV
+
+log = structlog.get_logger(__name__)
+
+TAIL_LINES = 50
+OUTPUT_FILE_BYTES = 5 * 1024 * 1024
+OUTPUT_FILE_BACKUPS = 3
+READ_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to start one process."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    pass_fds: tuple[int, ...] = ()
+    lifeline: bool = False  # pass a pipe whose end tells the child we are gone (see lifeline.py)
+
+
+def describe_exit(returncode: int) -> str:
+    """``exit code 3`` or ``signal SIGKILL``, as a person reads it."""
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _output_logger(spec: ChildSpec) -> logging.Logger | None:
+    if spec.log_dir is None:
+        return None
+    spec.log_dir.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"ctxbus.output.{spec.name}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.handlers.RotatingFileHandler(
+            spec.log_dir / f"{spec.name}.output.log",
+            maxBytes=OUTPUT_FILE_BYTES,
+            backupCount=OUTPUT_FILE_BACKUPS,
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+class Child:
+    """A running (or ended) child process; create with :meth:`spawn`."""
+
+    def __init__(
+        self, spec: ChildSpec, process: asyncio.subprocess.Process, lifeline: int | None = None
+    ) -> None:
+        self.spec = spec
+        self._lifeline = lifeline
+        self.pid = process.pid
+        self.started_at = time.monotonic()
+        self.returncode: int | None = None
+        self._process = process
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._output = _output_logger(spec)
+        self._pump = asyncio.ensure_future(self._read_output())
+        self._exited = asyncio.ensure_future(self._wait())
+
+    @classmethod
+    async def spawn(cls, spec: ChildSpec) -> Child:
+        """Start ``spec`` in a new session (its own process group)."""
+        env = dict(spec.env)
+        pass_fds = spec.pass_fds
+        lifeline: tuple[int, int] | None = os.pipe() if spec.lifeline else None
+        if lifeline is not None:
+            env[LIFELINE_FD_ENV] = str(lifeline[0])
+            env[SUPERVISOR_PID_ENV] = str(os.getpid())
+            pass_fds = (*pass_fds, lifeline[0])
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                pass_fds=pass_fds,
+                start_new_session=True,
+            )
+        except BaseException:
+            if lifeline is not None:
+                os.close(lifeline[1])
+            raise
+        finally:
+            if lifeline is not None:
+                os.close(lifeline[0])
+        log.info("child_started", child=spec.name, child_pid=process.pid)
+        return cls(spec, process, lifeline[1] if lifeline else None)
+
+    async def _wait(self) -> int:
+        code = await self._process.wait()
+        self.returncode = code
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+        # The leader is gone: end whatever it left in its group (ESRCH when nothing is left).
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(self._pump)
+        return code
+
+    async def _read_output(self) -> None:
+        stream = self._process.stdout
+        if stream is None:
+            return
+        pending = b""
+        while chunk := await stream.read(READ_CHUNK):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._record(line)
+            if len(pending) > READ_CHUNK:
+                self._record(pending)
+                pending = b""
+        if pending:
+            self._record(pending)
+
+    def _record(self, raw: bytes) -> None:
+        line = raw.decode(errors="replace").rstrip("\r")
+        self._tail.append(line)
+        if self._output is not None:
+            self._output.info(line)
+
+    @property
+    def running(self) -> bool:
+        return self.returncode is None
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """The last ``lines`` lines the process wrote."""
+        return list(self._tail)[-lines:]
+
+    async def wait(self) -> int:
+        """Its exit status (negative: the signal that ended it)."""
+        return await asyncio.shield(self._exited)
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the whole process group while the leader lives."""
+        if self.running:
+            self._signal_group(sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group now."""
+        self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, grace: float) -> int:
+        """SIGTERM the group, wait up to ``grace`` seconds, then SIGKILL it; return the status."""
+        self.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace):
+                return await self.wait()
+        except TimeoutError:
+            log.warning("child_kill_after_timeout", child=self.spec.name, child_pid=self.pid)
+            self.kill()
+            return await self.wait()

@@ -1,0 +1,77 @@
+"""Die with the parent: for processes a ctxbus supervisor starts.
+
+Two mechanisms, as the issue asks: on Linux the kernel's parent-death signal (``PR_SET_PDEATHSIG``),
+and on every OS a pipe inherited from the parent whose end-of-file means the parent is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel for SIGKILL when the parent dies; exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before we could ask
+
+
+def watch_pipe(
+    fd: int, on_line: Callable[[bytes], None], on_eof: Callable[[], None]
+) -> Callable[[], None]:
+    """Call ``on_line`` for each line read from ``fd`` and ``on_eof`` once at its end.
+
+    Returns a function that stops the watch.
+    """
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    pending = bytearray()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if not data:
+            loop.remove_reader(fd)
+            on_eof()
+            return
+        pending.extend(data)
+        while b"\n" in pending:
+            line, _, rest = bytes(pending).partition(b"\n")
+            pending[:] = rest
+            on_line(line + b"\n")
+
+    loop.add_reader(fd, readable)
+
+    def stop() -> None:
+        loop.remove_reader(fd)
+
+    return stop
+
+
+LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
+SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
+
+
+def install_from_env(on_parent_gone: Callable[[], None] | None = None) -> None:
+    """In a supervised child: die with the supervisor that passed a lifeline in the env.
+
+    ``on_parent_gone`` runs when the pipe closes (default: exit at once). Call it from inside
+    the running event loop. Without the variables (run by hand) it does nothing.
+    """
+    parent = os.environ.get(SUPERVISOR_PID_ENV)
+    fd = os.environ.get(LIFELINE_FD_ENV)
+    if parent is None or fd is None:
+        return
+    die_with_parent(int(parent))
+    watch_pipe(int(fd), lambda _line: None, on_parent_gone or (lambda: os._exit(1)))
