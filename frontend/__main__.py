@@ -1,0 +1,53 @@
+"""``python -m frontend``: the dashboard process (see :mod:`frontend.service`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bus import Endpoints, SetupError, ensure_runtime_dir
+from frontend.service import run_frontend
+from frontend.settings import FrontendSettings
+from services.config import load_config
+from services.logconfig import configure_logging
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m frontend", description=__doc__)
+    parser.add_argument("--config", type=Path, help="a TOML configuration file")
+    parser.add_argument("--port", type=int, help="the dashboard's port (default 1734)")
+    parser.add_argument(
+        "--announce", action="store_true", help="tell the launcher the URL (set by `ctxbus up`)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, flags={"frontend.port": args.port})
+        endpoints = Endpoints.from_env(ensure_runtime_dir(config.runtime_dir))
+    except SetupError as exc:
+        sys.stderr.write(f"frontend: {exc}\n")
+        return 2
+    configure_logging("frontend", config.log_dir)
+    settings = FrontendSettings(
+        endpoints=endpoints,
+        port=config.frontend_port,
+        log_dir=config.log_dir,
+        announce=args.announce,
+    )
+    try:
+        asyncio.run(run_frontend(settings))
+    except TimeoutError:
+        sys.stderr.write(
+            "frontend: main did not answer; start it with `ctxbus up` or `ctxbus main`\n"
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The dashboard's HTTP app: the page, its live event stream, the restart action, the API proxy.
+
+Routes (all behind :class:`frontend.gate.GateMiddleware`):
+
+- ``GET /``: the page (``static/index.html``); ``/static/*``: its script and style.
+- ``GET /events``: server-sent events (see :mod:`frontend.events`).
+- ``POST /actions/restart-backend``: main's ``restart_backend`` op; 202, or 503 with the reason.
+- ``/api/{path}``: proxied to the backend with its bearer token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from bus import Accepted, AsyncRequester, BusError, RemoteError
+from frontend.backend_link import BackendLink, BackendUnavailable
+from frontend.events import EventHub
+from frontend.gate import GateMiddleware, TokenGate
+
+STATIC_DIR = Path(__file__).parent / "static"
+FORWARDED_REQUEST_HEADERS = ("accept", "content-type", "if-none-match", "if-modified-since")
+FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "etag", "last-modified")
+
+
+@dataclass(frozen=True, slots=True)
+class AppParts:
+    """What the app's routes use: the gate, the event hub, the backend link, main's control."""
+
+    gate: TokenGate
+    hub: EventHub
+    link: BackendLink
+    control: AsyncRequester
+
+
+def create_app(parts: AppParts) -> FastAPI:
+    """The dashboard app for one frontend process."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(GateMiddleware, gate=parts.gate)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/")
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/events")
+    async def events() -> StreamingResponse:
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(
+            parts.hub.stream(), media_type="text/event-stream", headers=headers
+        )
+
+    @app.post("/actions/restart-backend")
+    async def restart_backend() -> JSONResponse:
+        return await _op(parts.control, "restart_backend")
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def proxy(path: str, request: Request) -> Response:
+        return await _proxy(parts.link, request)
+
+    return app
+
+
+async def _op(control: AsyncRequester, op: str) -> JSONResponse:
+    try:
+        result = await control.call(op, Accepted)
+    except RemoteError as exc:
+        return JSONResponse({"accepted": False, "error": exc.message}, status_code=409)
+    except BusError as exc:
+        return JSONResponse({"accepted": False, "error": str(exc)}, status_code=503)
+    return JSONResponse({"accepted": result.accepted}, status_code=202)
+
+
+async def _proxy(link: BackendLink, request: Request) -> Response:
+    url = request.url.path
+    if request.url.query:
+        url = f"{url}?{request.url.query}"
+    headers = {
+        name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers
+    }
+    try:
+        answer = await link.send(request.method, url, headers, await request.body())
+    except BackendUnavailable as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=502)
+    kept = {
+        name: answer.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in answer.headers
+    }
+    return Response(answer.content, status_code=answer.status_code, headers=kept)

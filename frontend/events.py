@@ -1,0 +1,159 @@
+"""Bus events to the browser: one hub fans each forwarded event out to every open SSE stream.
+
+``backend.status`` is followed with the Clone pattern (:class:`bus.StateFollower`: snapshot from
+main's ``get_status``, then each change exactly once, ``lost``/``back`` from main's heartbeat);
+other topics (``FORWARDED_TOPICS``) are plain subscriptions. Every SSE message is one JSON object
+``{"topic": str, "kind": "snapshot"|"event"|"resync"|"lost"|"back", "body": {...}|null}``; a new
+stream first gets the latest message of each topic, so the page needs no other request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import msgspec
+import structlog
+import zmq
+import zmq.asyncio
+
+from bus import BackendStatus, HeartbeatRule, StateFollower, Update, endpoints
+from bus.codec import encode_struct
+
+log = structlog.get_logger("frontend.events")
+
+FORWARDED_TOPICS = (
+    endpoints.COMPONENT_STATUS,
+    endpoints.CAPTURE_STATUS,
+    endpoints.CAPTURE_FRAME,
+)
+LATEST_KEPT = (endpoints.BACKEND_STATUS, endpoints.COMPONENT_STATUS, endpoints.CAPTURE_STATUS)
+STREAM_QUEUE = 1000  # messages buffered per browser before that stream is dropped (it reconnects)
+KEEPALIVE = 15.0  # seconds between SSE comments on an idle stream
+RETRY_MS = 1000  # the browser's reconnect delay, sent in the stream
+
+
+def message(topic: str, kind: str, body: bytes | None) -> str:
+    """One SSE ``data`` payload: the JSON envelope with the event's body spliced in verbatim."""
+    head = json.dumps({"topic": topic, "kind": kind})[:-1]
+    return f'{head}, "body": {body.decode() if body is not None else "null"}}}'
+
+
+class EventHub:
+    """Fan-out of messages to SSE streams, keeping the latest per topic for late joiners."""
+
+    def __init__(self) -> None:
+        self._streams: set[asyncio.Queue[str | None]] = set()
+        self._latest: dict[str, str] = {}
+        self._closed = False
+
+    def broadcast(self, topic: str, kind: str, body: bytes | None) -> None:
+        data = message(topic, kind, body)
+        key = f"component:{_component_of(body)}" if topic == endpoints.COMPONENT_STATUS else topic
+        if topic in LATEST_KEPT:
+            self._latest[key] = data
+        for queue in list(self._streams):
+            try:
+                queue.put_nowait(data)
+            except asyncio.QueueFull:
+                self._drop(queue)
+
+    def _drop(self, queue: asyncio.Queue[str | None]) -> None:
+        self._streams.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    def close(self) -> None:
+        """End every stream (before the server shuts down, so none holds it up)."""
+        self._closed = True
+        for queue in list(self._streams):
+            self._drop(queue)
+
+    async def stream(self) -> AsyncIterator[str]:
+        """Server-sent events for one browser: the latest state, then every message."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue(STREAM_QUEUE)
+        if self._closed:
+            return
+        self._streams.add(queue)
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            for data in list(self._latest.values()):
+                yield f"data: {data}\n\n"
+            while True:
+                try:
+                    async with asyncio.timeout(KEEPALIVE):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if item is None:
+                    return
+                yield f"data: {item}\n\n"
+        finally:
+            self._streams.discard(queue)
+
+
+class _Component(msgspec.Struct):
+    component: str = ""
+
+
+def _component_of(body: bytes | None) -> str:
+    try:
+        return msgspec.json.decode(body or b"{}", type=_Component).component
+    except msgspec.DecodeError:
+        return ""
+
+
+async def follow_backend(
+    hub: EventHub,
+    follower: StateFollower[BackendStatus],
+    observe: Callable[[BackendStatus], Awaitable[None]],
+) -> None:
+    """Feed ``backend.status`` updates to ``observe`` (the backend link) and to the hub."""
+    update: Update[BackendStatus]
+    async for update in follower.updates():
+        if update.event is not None:
+            await observe(update.event)
+        body = encode_struct(update.event) if update.event is not None else None
+        hub.broadcast(endpoints.BACKEND_STATUS, update.kind, body)
+
+
+def backend_follower(
+    events_address: str, snapshot: Callable[[], Awaitable[BackendStatus]]
+) -> StateFollower[BackendStatus]:
+    return StateFollower(
+        events_address,
+        endpoints.BACKEND_STATUS,
+        BackendStatus,
+        snapshot,
+        heartbeat=HeartbeatRule(),
+    )
+
+
+async def forward_topics(
+    hub: EventHub, events_address: str, topics: tuple[str, ...] = FORWARDED_TOPICS
+) -> None:
+    """Relay every event on ``topics`` to the hub, body unchanged."""
+    sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
+    sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+    sock.connect(events_address)
+    for topic in topics:
+        sock.subscribe(topic.encode())
+    try:
+        while True:
+            frames = await sock.recv_multipart()
+            topic = frames[0].decode(errors="replace")
+            if len(frames) != 2 or topic not in topics:
+                continue  # ZeroMQ filters by prefix; exact topics only
+            try:
+                json.loads(frames[1])
+            except ValueError:
+                log.warning("bad_event_dropped", topic=topic)
+                continue
+            hub.broadcast(topic, "event", frames[1])
+    finally:
+        sock.close(linger=0)

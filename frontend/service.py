@@ -1,0 +1,105 @@
+"""The frontend process: find the backend through main, follow the bus, serve the dashboard.
+
+Start order: ask main for the port (waiting for main up to a deadline), bind the dashboard socket,
+then run the ``backend.status`` follower, the topic relay and uvicorn side by side until a signal;
+once uvicorn has started, announce the URL (:mod:`frontend.announce`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+import uvicorn
+
+from bus import AsyncRequester, BackendStatus
+from frontend.announce import print_line, tell_launcher
+from frontend.app import AppParts, create_app
+from frontend.backend_link import BackendLink
+from frontend.events import EventHub, backend_follower, follow_backend, forward_topics
+from frontend.gate import TokenGate
+from frontend.server import DashboardServer, bind_socket
+from frontend.settings import FrontendSettings
+
+log = structlog.get_logger("frontend")
+
+
+class Frontend:
+    """One frontend process's parts and its run loop."""
+
+    def __init__(self, settings: FrontendSettings) -> None:
+        self.settings = settings
+        self.control = AsyncRequester(settings.endpoints.control)
+        self.launcher = AsyncRequester(settings.endpoints.launcher)
+        self.link = BackendLink(self.control)
+        self.hub = EventHub()
+        self.stopping = asyncio.Event()
+        self._announcements: set[asyncio.Task[None]] = set()
+
+    async def get_status(self) -> BackendStatus:
+        return await self.control.call("get_status", BackendStatus)
+
+    def on_new_url(self, url: str) -> None:
+        """The login token was used: publish the URL with the next one."""
+        print_line("url", url)
+        self._announce(url)
+
+    def _announce(self, url: str) -> None:
+        if self.settings.announce:
+            task = asyncio.get_running_loop().create_task(tell_launcher(self.launcher, url))
+            self._announcements.add(task)
+            task.add_done_callback(self._announcements.discard)
+
+    async def run(self) -> None:
+        """Serve until :attr:`stopping` is set."""
+        info = await self.link.connect(self.settings.main_deadline)
+        log.info("backend_found", port=info.port, state=info.state)
+        sock = bind_socket(self.settings.port)
+        gate = TokenGate(sock.getsockname()[1], self.on_new_url)
+        parts = AppParts(gate=gate, hub=self.hub, link=self.link, control=self.control)
+        config = uvicorn.Config(
+            create_app(parts), log_config=None, access_log=False, lifespan="off"
+        )
+        server = DashboardServer(config)
+        try:
+            async with asyncio.TaskGroup() as group:
+                serving = group.create_task(server.serve(sockets=[sock]))
+                follower = backend_follower(self.settings.endpoints.events, self.get_status)
+                relays = [
+                    group.create_task(follow_backend(self.hub, follower, self.link.observe)),
+                    group.create_task(forward_topics(self.hub, self.settings.endpoints.events)),
+                ]
+                await self._until_served(server, serving, gate)
+                await self.stopping.wait()
+                log.info("stopping")
+                self.hub.close()
+                server.stop()
+                for task in relays:
+                    task.cancel()
+        finally:
+            sock.close()
+            await self.link.aclose()
+            self.control.close()
+            self.launcher.close()
+
+    async def _until_served(
+        self, server: DashboardServer, serving: asyncio.Task[None], gate: TokenGate
+    ) -> None:
+        waiter = asyncio.ensure_future(server.serving.wait())
+        await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
+        if not server.serving.is_set():
+            waiter.cancel()
+            raise RuntimeError("the dashboard server ended before it served")
+        log.info("serving", port=gate.port)
+        print_line("ready", gate.url)
+        self._announce(gate.url)
+
+
+async def run_frontend(settings: FrontendSettings) -> None:
+    """Run a frontend until SIGINT or SIGTERM."""
+    frontend = Frontend(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, frontend.stopping.set)
+    await frontend.run()

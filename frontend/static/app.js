@@ -1,0 +1,110 @@
+// The dashboard: live state from /events (server-sent events fed by the bus), one action.
+"use strict";
+
+const ctxbus = (() => {
+  const handlers = new Map();
+  return {
+    on(topic, handler) {
+      if (!handlers.has(topic)) handlers.set(topic, []);
+      handlers.get(topic).push(handler);
+    },
+    emit(topic, body, kind) {
+      for (const handler of handlers.get(topic) || []) handler(body, kind);
+    },
+  };
+})();
+window.ctxbus = ctxbus;
+
+const $ = (id) => document.getElementById(id);
+let backend = null;
+
+function formatUptime(seconds) {
+  if (seconds < 0) seconds = 0;
+  const s = Math.floor(seconds % 60), m = Math.floor(seconds / 60) % 60, h = Math.floor(seconds / 3600);
+  return h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`;
+}
+
+function renderBackend() {
+  if (!backend) return;
+  const state = $("backend-state");
+  state.textContent = backend.state;
+  state.className = `state state-${backend.state}`;
+  $("backend-pid").textContent = backend.pid ?? "–";
+  $("backend-port").textContent = backend.port ?? "–";
+  $("backend-restarts").textContent = backend.restarts;
+  $("backend-seq").textContent = backend.seq;
+  const reason = $("backend-reason");
+  const why = backend.reason && backend.state !== "running" ? backend.reason : "";
+  reason.textContent = why + (backend.exit_code != null ? ` (exit ${backend.exit_code})` : "");
+  reason.hidden = !why;
+  renderUptime();
+}
+
+function renderUptime() {
+  const running = backend && backend.state === "running";
+  $("backend-uptime").textContent = running ? formatUptime(Date.now() / 1000 - backend.ts) : "–";
+}
+
+function setLink(text, kind) {
+  const link = $("link");
+  link.textContent = text;
+  link.className = `pill pill-${kind}`;
+}
+
+ctxbus.on("backend.status", (body, kind) => {
+  if (kind === "lost") return setLink("main not responding", "lost");
+  if (kind === "back") return setLink("live", "live");
+  if (body) {
+    backend = body;
+    renderBackend();
+  }
+});
+
+ctxbus.on("component.status", (body) => {
+  let row = document.querySelector(`tr[data-component="${CSS.escape(body.component)}"]`);
+  if (!row) {
+    row = document.createElement("tr");
+    row.dataset.component = body.component;
+    $("components-body").appendChild(row);
+  }
+  row.replaceChildren(...[body.component, body.state, body.pid ?? "–", body.restarts, body.reason ?? ""].map((text) => {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    return cell;
+  }));
+});
+
+function connect() {
+  const source = new EventSource("/events");
+  source.onopen = () => setLink("live", "live");
+  source.onerror = () => setLink("reconnecting…", "unknown");
+  source.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    ctxbus.emit(data.topic, data.body, data.kind);
+  };
+}
+
+async function restartBackend() {
+  const button = $("restart"), note = $("action-note"), error = $("error");
+  button.disabled = true;
+  error.hidden = true;
+  note.textContent = "restart requested…";
+  try {
+    const answer = await fetch("/actions/restart-backend", { method: "POST" });
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
+    note.textContent = "restart accepted; handing off";
+  } catch (exc) {
+    note.textContent = "";
+    error.textContent = `Restart failed: ${exc.message}`;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("restart").addEventListener("click", restartBackend);
+  setInterval(renderUptime, 1000);
+  connect();
+});
