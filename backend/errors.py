@@ -1,0 +1,129 @@
+"""The backend's one error tree and the JSON shape every error response has.
+
+::
+
+    ApiError                      {"error": {"code": ..., "message": ...}}, status per class
+     ├── BadRequest               400  a parameter, header, id or cursor is malformed
+     ├── Unauthorized             401  missing or wrong bearer token
+     ├── NotFound                 404  no such capture (or route)
+     ├── Conflict                 409  an Idempotency-Key reused for a different image
+     ├── PayloadTooLarge          413  body over the upload limit
+     ├── UnsupportedMediaType     415  Content-Type is not an accepted image type
+     ├── InvalidImage             422  body is not a valid image as declared
+     └── ServiceUnavailable       503  the database is busy or failing; retry
+
+Foreign errors (FastAPI validation, Starlette's HTTP errors, anything unexpected) are mapped to the
+same shape at the boundary by :func:`install_error_handlers`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+log = structlog.get_logger(__name__)
+
+
+class ApiError(Exception):
+    """An error a client can meet; ``message`` says what to do about it."""
+
+    status = 500
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class InvalidImage(ApiError):
+    status = 422
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The JSON bytes of an error response."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """An error response with the house JSON shape."""
+    return Response(error_body(code, message), status_code=status, media_type="application/json")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error the app can produce a JSON ``{"error": {"code", "message"}}``."""
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    headers = {"Retry-After": "1"} if isinstance(exc, ServiceUnavailable) else None
+    response = error_response(exc.status, exc.code, exc.message)
+    response.headers.update(headers or {})
+    return response
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = " ".join(str(part) for part in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    message = "; ".join(problems) + " (see /docs for the parameters this route takes)"
+    return error_response(400, "invalid_parameter", message)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        return error_response(404, "not_found", message)
+    if exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+        return JSONResponse(
+            {"error": {"code": "method_not_allowed", "message": message}},
+            status_code=405,
+            headers=exc.headers,
+        )
+    return error_response(exc.status_code, "http_error", str(exc.detail))
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("request.failed", method=request.method, path=request.url.path, exc_info=exc)
+    message = "the backend failed on this request; the backend log has the details"
+    return error_response(500, "internal_error", message)

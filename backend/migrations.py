@@ -1,0 +1,88 @@
+"""Versioned schema migrations, tracked in SQLite's ``PRAGMA user_version``.
+
+``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``. Each step runs in one
+``BEGIN IMMEDIATE`` transaction that re-reads the version first, so two backend processes starting
+together apply each step exactly once. Append new steps; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_V1 = (
+    """
+    CREATE TABLE captures (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        captured_at REAL NOT NULL,
+        monitor INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX captures_by_time ON captures (captured_at, id)",
+    """
+    CREATE TABLE storage_totals (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        captures INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    ) STRICT
+    """,
+    "INSERT INTO storage_totals (id, captures, bytes) VALUES (1, 0, 0)",
+    """
+    CREATE TRIGGER captures_count_insert AFTER INSERT ON captures BEGIN
+        UPDATE storage_totals SET captures = captures + 1, bytes = bytes + NEW.bytes WHERE id = 1;
+    END
+    """,
+    """
+    CREATE TRIGGER captures_count_delete AFTER DELETE ON captures BEGIN
+        UPDATE storage_totals SET captures = captures - 1, bytes = bytes - OLD.bytes WHERE id = 1;
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer ctxbus than this one."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version stored in the database file."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = schema_version(conn)
+    _refuse_newer(found)
+    if found == SCHEMA_VERSION:
+        return found
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)  # another process may have migrated meanwhile
+        _refuse_newer(current)
+        for version in range(current, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return found
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"the database has schema version {version}, newer than this ctxbus knows "
+            f"({SCHEMA_VERSION}); upgrade ctxbus, or move the data dir aside to start empty"
+        )
