@@ -1,0 +1,77 @@
+"""Retention: captures older than N days go, then the oldest until the images fit in M bytes.
+
+Rows are deleted first (in small transactions, so uploads interleave), then their files; a crash
+in between leaves files without rows, which the next start sweeps away. Several processes may
+enforce at once: each removes only the files of rows its own ``DELETE`` returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from sqlite3 import Connection
+
+from backend.catalog import Capture, delete_older_than, delete_over_budget
+from backend.contract import BackendConfig
+from backend.database import Database
+from backend.storage import ImageStore
+
+RETENTION_BATCH = 500
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long and how much to keep."""
+
+    max_age_s: float
+    max_bytes: int
+    batch: int = RETENTION_BATCH
+
+    @classmethod
+    def from_config(cls, config: BackendConfig) -> RetentionPolicy:
+        """The policy the backend's config asks for."""
+        return cls(max_age_s=config.retention_days * DAY_S, max_bytes=config.retention_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    """What one enforcement pass removed."""
+
+    by_age: int
+    by_size: int
+    bytes_freed: int
+
+    @property
+    def removed(self) -> int:
+        """Captures removed in all."""
+        return self.by_age + self.by_size
+
+
+async def enforce_retention(
+    db: Database, store: ImageStore, policy: RetentionPolicy, now: float
+) -> RetentionResult:
+    """Apply ``policy`` as of ``now`` (unix seconds)."""
+    cutoff = now - policy.max_age_s
+    aged = await _drain(db, store, partial(delete_older_than, cutoff=cutoff, limit=policy.batch))
+    budget = partial(delete_over_budget, max_bytes=policy.max_bytes, limit=policy.batch)
+    oversize = await _drain(db, store, budget)
+    freed = sum(capture.bytes for capture in (*aged, *oversize))
+    return RetentionResult(by_age=len(aged), by_size=len(oversize), bytes_freed=freed)
+
+
+async def _drain(
+    db: Database, store: ImageStore, delete: Callable[[Connection], list[Capture]]
+) -> list[Capture]:
+    removed: list[Capture] = []
+    while batch := await db.write(delete):
+        await asyncio.to_thread(_remove_files, store, batch)
+        removed.extend(batch)
+    return removed
+
+
+def _remove_files(store: ImageStore, captures: list[Capture]) -> None:
+    for capture in captures:
+        store.remove(capture.id, capture.content_type)

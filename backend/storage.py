@@ -1,0 +1,121 @@
+"""Image files on disk: ``<data_dir>/images/<shard>/<id>.<ext>`` and cached thumbnails in
+``<data_dir>/thumbnails/<shard>/<id>.webp`` (a shard is the id's first characters, see
+:mod:`backend.ids`).
+
+Writes are atomic: a temp file in the same directory, fsync, rename, fsync of the directory. The
+catalog row is committed only after that, so a crash leaves at worst a file without a row, which
+:meth:`ImageStore.sweep_shard` removes once it is older than the grace period (younger ones may
+belong to another backend process that has not committed its row yet). All methods block.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.ids import is_capture_id, shard_of
+
+IMAGES_DIR = "images"
+THUMBNAILS_DIR = "thumbnails"
+TEMP_PREFIX = ".tmp-"
+THUMBNAIL_EXTENSION = "webp"
+EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file found in a shard directory."""
+
+    path: Path
+    capture_id: str | None  # None for temp files and strangers
+    age_s: float
+
+
+class ImageStore:
+    """The image and thumbnail files of one data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.images = data_dir / IMAGES_DIR
+        self.thumbnails = data_dir / THUMBNAILS_DIR
+
+    def image_path(self, capture_id: str, content_type: str) -> Path:
+        """Where the image of a capture lives."""
+        return self.images / shard_of(capture_id) / f"{capture_id}.{EXTENSIONS[content_type]}"
+
+    def thumbnail_path(self, capture_id: str) -> Path:
+        """Where the cached thumbnail of a capture lives."""
+        return self.thumbnails / shard_of(capture_id) / f"{capture_id}.{THUMBNAIL_EXTENSION}"
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` atomically and durably."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        try:
+            with temp.open("wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            temp.rename(path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def read(self, path: Path) -> bytes | None:
+        """The file's bytes, or None if it is gone."""
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def remove(self, capture_id: str, content_type: str) -> None:
+        """Remove a capture's image and thumbnail (either may already be gone)."""
+        self.image_path(capture_id, content_type).unlink(missing_ok=True)
+        self.thumbnail_path(capture_id).unlink(missing_ok=True)
+
+    def free_bytes(self) -> int:
+        """Free space on the data dir's file system."""
+        self.images.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.images).free
+
+    def shards(self) -> Iterator[Path]:
+        """Every shard directory, images and thumbnails alike."""
+        for root in (self.images, self.thumbnails):
+            if root.is_dir():
+                yield from (entry for entry in root.iterdir() if entry.is_dir())
+
+    def scan_shard(self, shard: Path, now: float | None = None) -> list[StoredFile]:
+        """The files in one shard directory, with their ages."""
+        clock = time.time() if now is None else now
+        found: list[StoredFile] = []
+        for entry in shard.iterdir():
+            try:
+                age = clock - entry.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            stem = entry.name.split(".", 1)[0]
+            found.append(StoredFile(entry, stem if is_capture_id(stem) else None, age))
+        return found
+
+
+def orphans(files: list[StoredFile], known_ids: set[str], grace_s: float) -> list[Path]:
+    """Files older than ``grace_s`` whose capture has no row (temp files included)."""
+    return [f.path for f in files if f.age_s > grace_s and f.capture_id not in known_ids]
+
+
+def remove_files(paths: list[Path]) -> None:
+    """Unlink each path (already-gone ones are fine)."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
