@@ -1,0 +1,196 @@
+"""The captures API (issue 5): upload, list, read, image, thumbnail, delete.
+
+Upload: ``POST /api/captures?captured_at=<unix float>&monitor=<int>&width=<px>&height=<px>`` with
+the encoded image as the raw body, ``Content-Type: image/webp|image/png|image/jpeg`` and an
+``Idempotency-Key`` header (1-128 visible ASCII characters). 201 with the record when stored,
+200 with the same record when the key was already stored (same image), 409 if that key stored a
+different image. Every route needs ``Authorization: Bearer <token>``; errors are
+``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from backend.catalog import Capture, PageQuery, delete_capture, get_capture, list_captures
+from backend.errors import BadRequest, NotFound
+from backend.ids import is_capture_id
+from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbnail
+from backend.ingest import Upload, ingest
+from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
+from backend.runtime import Backend, get_backend
+from backend.schemas import CaptureOut, CapturePage, ErrorOut
+from backend.uploads import read_body
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+IMMUTABLE = "private, max-age=31536000, immutable"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 503)
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The encoded image, as is (not multipart).",
+        "content": {ct: {"schema": {"type": "string", "format": "binary"}} for ct in FORMATS},
+    }
+}
+
+router = APIRouter(prefix="/api/captures", tags=["captures"], responses=_ERRORS)
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!-~]+$",
+        description="Unique per frame; a retry with the same key stores nothing twice.",
+    ),
+]
+CaptureId = Annotated[str, Path(description="A capture id (26-character ULID).")]
+Timestamp = Annotated[float, Query(ge=0, le=1e11, allow_inf_nan=False)]
+Pixels = Annotated[int, Query(ge=1, le=1_000_000)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CaptureOut,
+    responses={200: {"model": CaptureOut, "description": "Already stored under this key."}},
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_capture(
+    request: Request,
+    idempotency_key: IdempotencyKey,
+    captured_at: Annotated[float, Query(ge=0, le=1e11, allow_inf_nan=False, description="Unix s.")],
+    monitor: Annotated[int, Query(ge=0, le=1024, description="Monitor index (mss numbering).")],
+    width: Pixels,
+    height: Pixels,
+) -> Response:
+    """Store one screenshot (raw image body, metadata in the query) exactly once per key."""
+    backend = get_backend(request)
+    body = await read_body(request, backend.config.max_upload_bytes)
+    if not body:
+        raise BadRequest("empty_body", "the request body is empty; send the encoded image")
+    media_type = check_media_type(request.headers.get("content-type"))
+    upload = Upload(
+        idempotency_key, captured_at, monitor, DeclaredImage(media_type, width, height), body
+    )
+    capture, created = await ingest(backend, upload)
+    return JSONResponse(
+        CaptureOut.of(capture).model_dump(),
+        status_code=201 if created else 200,
+        headers={"Location": f"/api/captures/{capture.id}"},
+    )
+
+
+@router.get("", response_model=CapturePage)
+async def list_captures_page(
+    request: Request,
+    since: Annotated[
+        Timestamp | None, Query(description="Earliest captured_at (inclusive).")
+    ] = None,
+    until: Annotated[Timestamp | None, Query(description="Latest captured_at (exclusive).")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+) -> CapturePage:
+    """Captures newest first; follow ``next_cursor`` for older ones."""
+    if since is not None and until is not None and since > until:
+        raise BadRequest("invalid_range", f"since ({since}) is after until ({until}); swap them")
+    after = decode_cursor(cursor) if cursor is not None else None
+    page = PageQuery(limit=limit + 1, since=since, until=until, after=after)
+    rows = await get_backend(request).db.read(partial(list_captures, page=page))
+    more = len(rows) > limit
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1].captured_at, items[-1].id) if more else None
+    return CapturePage(items=[CaptureOut.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.get("/{capture_id}", response_model=CaptureOut)
+async def read_capture(request: Request, capture_id: CaptureId) -> CaptureOut:
+    """One capture's record."""
+    return CaptureOut.of(await _find(get_backend(request), capture_id))
+
+
+@router.get("/{capture_id}/image", response_class=Response)
+async def read_image(request: Request, capture_id: CaptureId) -> Response:
+    """The stored image, as uploaded."""
+    backend = get_backend(request)
+    capture = await _find(backend, capture_id)
+    path = backend.store.image_path(capture.id, capture.content_type)
+    data = await asyncio.to_thread(backend.store.read, path)
+    if data is None:
+        raise _not_found(capture_id)
+    return _immutable(data, capture.content_type, capture.sha256)
+
+
+@router.get("/{capture_id}/thumbnail", response_class=Response)
+async def read_thumbnail(request: Request, capture_id: CaptureId) -> Response:
+    """A small WebP of the capture, made on first request and kept on disk."""
+    backend = get_backend(request)
+    capture = await _find(backend, capture_id)
+    path = backend.store.thumbnail_path(capture.id)
+    data = await asyncio.to_thread(backend.store.read, path)
+    if data is None:
+        data = await asyncio.to_thread(_build_thumbnail, backend, capture)
+    return _immutable(data, "image/webp", capture.sha256)
+
+
+@router.delete("/{capture_id}", status_code=204, response_class=Response)
+async def remove_capture(request: Request, capture_id: CaptureId) -> Response:
+    """Delete a capture, its image and its thumbnail."""
+    backend = get_backend(request)
+    _check_id(capture_id)
+    deleted = await backend.db.write(partial(delete_capture, capture_id=capture_id))
+    if deleted is None:
+        raise _not_found(capture_id)
+    await asyncio.to_thread(backend.store.remove, deleted.id, deleted.content_type)
+    return Response(status_code=204)
+
+
+async def _find(backend: Backend, capture_id: str) -> Capture:
+    _check_id(capture_id)
+    capture = await backend.db.read(partial(get_capture, capture_id=capture_id))
+    if capture is None:
+        raise _not_found(capture_id)
+    return capture
+
+
+def _build_thumbnail(backend: Backend, capture: Capture) -> bytes:
+    source = backend.store.read(backend.store.image_path(capture.id, capture.content_type))
+    if source is None:
+        raise _not_found(capture.id)
+    data = make_thumbnail(source)
+    backend.store.write(backend.store.thumbnail_path(capture.id), data)
+    log.info("thumbnail.generated", id=capture.id, bytes=len(data))
+    return data
+
+
+def _immutable(data: bytes, media_type: str, digest: str) -> Response:
+    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{digest[:32]}"'}
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def _check_id(capture_id: str) -> None:
+    if not is_capture_id(capture_id):
+        raise BadRequest(
+            "invalid_id",
+            f"{capture_id[:40]!r} is not a capture id; ids are 26-character ULIDs "
+            "as returned by POST /api/captures",
+        )
+
+
+def _not_found(capture_id: str) -> NotFound:
+    return NotFound(
+        "not_found",
+        f"no capture {capture_id}; it was deleted or removed by retention (list /api/captures)",
+    )

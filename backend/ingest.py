@@ -1,0 +1,92 @@
+"""Storing an upload exactly once: validate, write the file atomically, then commit the row.
+
+The idempotency key is the catalog's UNIQUE column, so two uploads with one key (in this process
+or another) store one row; the loser removes its own file and answers with the winner's record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import structlog
+
+from backend.catalog import Capture, find_by_key, insert_capture
+from backend.database import DatabaseUnavailable
+from backend.errors import Conflict
+from backend.ids import new_capture_id
+from backend.images import DeclaredImage, check_image, check_pixels
+from backend.runtime import Backend
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One ``POST /api/captures``, its body already read."""
+
+    key: str
+    captured_at: float
+    monitor: int
+    image: DeclaredImage
+    body: bytes
+
+
+async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
+    """Store ``upload`` unless its key is known; returns the record and whether it is new."""
+    existing = await backend.db.read(partial(find_by_key, key=upload.key))
+    if existing is not None:
+        await _check_replay(existing, upload)
+        return existing, False
+    check_pixels(upload.image.width, upload.image.height, backend.config.max_image_pixels)
+    digest = await asyncio.to_thread(
+        check_image, upload.body, upload.image, backend.config.max_image_pixels
+    )
+    capture = _new_capture(upload, digest)
+    path = backend.store.image_path(capture.id, capture.content_type)
+    await asyncio.to_thread(backend.store.write, path, upload.body)
+    try:
+        inserted = await backend.db.write(partial(insert_capture, capture=capture))
+    except DatabaseUnavailable:
+        path.unlink(missing_ok=True)  # the row was not committed; nothing refers to the file
+        raise
+    if not inserted.created:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        _check_same(inserted.capture, digest)
+        return inserted.capture, False
+    if inserted.totals.bytes > backend.maintenance.policy.max_bytes:
+        backend.maintenance.wake()
+    log.debug("capture.stored", id=capture.id, bytes=capture.bytes)
+    return capture, True
+
+
+def _new_capture(upload: Upload, digest: str) -> Capture:
+    return Capture(
+        id=new_capture_id(),
+        idempotency_key=upload.key,
+        captured_at=upload.captured_at,
+        monitor=upload.monitor,
+        width=upload.image.width,
+        height=upload.image.height,
+        content_type=upload.image.content_type,
+        bytes=len(upload.body),
+        sha256=digest,
+        created_at=time.time(),
+    )
+
+
+async def _check_replay(existing: Capture, upload: Upload) -> None:
+    digest = await asyncio.to_thread(lambda: hashlib.sha256(upload.body).hexdigest())
+    _check_same(existing, digest)
+
+
+def _check_same(existing: Capture, digest: str) -> None:
+    if existing.sha256 != digest:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"Idempotency-Key {existing.idempotency_key!r} already stored a different image "
+            f"(capture {existing.id}); use a new key for a new image",
+        )

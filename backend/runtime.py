@@ -1,0 +1,64 @@
+"""What a running backend app holds: its config, database, image store and maintenance task.
+
+:func:`open_backend` is the app's lifespan body; :func:`get_backend` is how routes reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import cast
+
+import structlog
+from starlette.requests import Request
+
+from backend.contract import BackendConfig
+from backend.database import Database
+from backend.maintenance import Maintenance
+from backend.storage import ImageStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """The live parts of one backend process."""
+
+    config: BackendConfig
+    db: Database
+    store: ImageStore
+    maintenance: Maintenance
+    started_at: float  # time.monotonic() at startup
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since the app started."""
+        return time.monotonic() - self.started_at
+
+
+@asynccontextmanager
+async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
+    """Open the database (migrating it), start maintenance; undo both on exit."""
+    db = await asyncio.to_thread(Database.open, config.data_dir)
+    store = ImageStore(config.data_dir)
+    maintenance = Maintenance(config, db, store)
+    task = asyncio.create_task(maintenance.run(), name="backend-maintenance")
+    log.info("backend.started", instance=config.instance)
+    try:
+        yield Backend(config, db, store, maintenance, time.monotonic())
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(db.close)
+        log.info("backend.stopped")
+
+
+def get_backend(request: Request) -> Backend:
+    """The backend the app's lifespan opened."""
+    backend = getattr(request.app.state, "backend", None)
+    if backend is None:
+        raise RuntimeError("the backend app was served without its lifespan (lifespan='on')")
+    return cast(Backend, backend)

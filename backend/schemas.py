@@ -1,0 +1,103 @@
+"""The JSON shapes of the backend's HTTP API (responses only; uploads are raw image bodies)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from backend.catalog import Capture
+
+
+class CaptureOut(BaseModel):
+    """A stored capture."""
+
+    id: str
+    idempotency_key: str
+    captured_at: float
+    monitor: int
+    width: int
+    height: int
+    content_type: str
+    bytes: int
+    sha256: str
+    created_at: float
+    image_url: str
+    thumbnail_url: str
+
+    @classmethod
+    def of(cls, capture: Capture) -> CaptureOut:
+        """The API view of a catalog row."""
+        base = f"/api/captures/{capture.id}"
+        return cls(
+            id=capture.id,
+            idempotency_key=capture.idempotency_key,
+            captured_at=capture.captured_at,
+            monitor=capture.monitor,
+            width=capture.width,
+            height=capture.height,
+            content_type=capture.content_type,
+            bytes=capture.bytes,
+            sha256=capture.sha256,
+            created_at=capture.created_at,
+            image_url=f"{base}/image",
+            thumbnail_url=f"{base}/thumbnail",
+        )
+
+
+class CapturePage(BaseModel):
+    """One page of captures, newest first; pass ``next_cursor`` back to get the next page."""
+
+    items: list[CaptureOut]
+    next_cursor: str | None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and what to do about it."""
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+class DatabaseHealth(BaseModel):
+    ok: bool
+
+
+class StorageHealth(BaseModel):
+    ok: bool
+    captures: int
+    bytes: int
+    free_bytes: int
+
+
+class RetentionHealth(BaseModel):
+    ok: bool
+    max_age_days: float
+    max_bytes: int
+    last_run_at: float | None
+    last_removed: int
+    removed_total: int
+
+
+class Components(BaseModel):
+    database: DatabaseHealth
+    storage: StorageHealth
+    retention: RetentionHealth
+
+
+class Health(BaseModel):
+    """``GET /health``: liveness and component state, nothing sensitive."""
+
+    status: Literal["ok", "degraded"]
+    service: Literal["ctxbus-backend"]
+    version: str
+    pid: int
+    instance: str
+    uptime_s: float
+    components: Components
