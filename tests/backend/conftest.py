@@ -1,0 +1,156 @@
+"""Serve the real backend app with real uvicorn on 127.0.0.1, port 0, and talk HTTP to it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image
+
+from backend.app import create_app
+from backend.contract import BackendConfig
+from backend.runtime import Backend
+
+TOKEN = "test-token-0123456789"
+START_TIMEOUT_S = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that says when its startup (lifespan included) is complete."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+@dataclass
+class Running:
+    """A backend being served, and a client that talks to it with the token."""
+
+    app: FastAPI
+    config: BackendConfig
+    client: httpx.AsyncClient
+    base_url: str
+
+    @property
+    def backend(self) -> Backend:
+        """The live backend state (database, store, maintenance)."""
+        backend: Backend = self.app.state.backend
+        return backend
+
+
+Serve = Callable[..., AbstractAsyncContextManager[Running]]
+
+
+@pytest.fixture
+def base_config(tmp_path: Path) -> BackendConfig:
+    """A config under tmp_path; port 0 until served."""
+    return BackendConfig(
+        port=0,
+        token=TOKEN,
+        instance="test-instance",
+        data_dir=tmp_path / "data",
+        log_dir=tmp_path / "log",
+        retention_interval=3600.0,
+    )
+
+
+@pytest.fixture
+def serve(base_config: BackendConfig) -> Serve:
+    """``async with serve(**overrides) as running:`` serves the app until the block ends."""
+
+    @asynccontextmanager
+    async def _serve(**overrides: Any) -> AsyncIterator[Running]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            config = replace(base_config, port=port, **overrides)
+            app = create_app(config)
+            async with _serving(app, sock):
+                base_url = f"http://127.0.0.1:{port}"
+                headers = {"Authorization": f"Bearer {TOKEN}"}
+                async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+                    yield Running(app, config, client, base_url)
+        finally:
+            sock.close()
+
+    return _serve
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[None]:
+    server = _Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    ready = asyncio.create_task(server.ready.wait())
+    async with asyncio.timeout(START_TIMEOUT_S):
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if task.done():
+        task.result()
+        raise RuntimeError("the backend stopped during startup")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def running(serve: Serve) -> AsyncIterator[Running]:
+    """The backend with default settings."""
+    async with serve() as running:
+        yield running
+
+
+def encode_image(
+    fmt: str = "WEBP", size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
+    """A small real image in ``fmt``."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt)
+    return out.getvalue()
+
+
+CONTENT_TYPES = {"WEBP": "image/webp", "PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    key: str,
+    *,
+    body: bytes | None = None,
+    fmt: str = "WEBP",
+    size: tuple[int, int] = (64, 48),
+    captured_at: float | None = None,
+    monitor: int = 1,
+    content_type: str | None = None,
+) -> httpx.Response:
+    """POST one capture the way the capture process does."""
+    data = encode_image(fmt, size) if body is None else body
+    params = {
+        "captured_at": time.time() if captured_at is None else captured_at,
+        "monitor": monitor,
+        "width": size[0],
+        "height": size[1],
+    }
+    headers = {
+        "Idempotency-Key": key,
+        "Content-Type": content_type or CONTENT_TYPES[fmt],
+    }
+    return await client.post("/api/captures", params=params, headers=headers, content=data)

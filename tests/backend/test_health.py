@@ -1,0 +1,34 @@
+"""GET /health: shape, no auth needed, nothing sensitive."""
+
+from __future__ import annotations
+
+import os
+
+from tests.backend.conftest import TOKEN, Running
+
+
+async def test_health_shape_without_token(running: Running) -> None:
+    """/health answers without a token with status, identity and components."""
+    response = await running.client.get("/health", headers={"Authorization": ""})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["service"] == "ctxbus-backend"
+    assert body["pid"] == os.getpid()
+    assert body["instance"] == "test-instance"
+    assert body["uptime_s"] >= 0
+    assert isinstance(body["version"], str)
+    components = body["components"]
+    assert components["database"] == {"ok": True}
+    assert components["storage"]["captures"] == 0
+    assert components["storage"]["bytes"] == 0
+    assert components["storage"]["free_bytes"] > 0
+    assert components["retention"]["max_age_days"] == 15.0
+    assert components["retention"]["max_bytes"] == 10 * 1024**3
+
+
+async def test_health_reveals_no_path_or_token(running: Running) -> None:
+    """/health mentions neither the token nor the data dir."""
+    text = (await running.client.get("/health")).text
+    assert TOKEN not in text
+    assert str(running.config.data_dir) not in text
