@@ -1,0 +1,11 @@
+"""The ``ctxbus`` command: the launcher and the tools that talk to a running ctxbus over the bus.
+
+Exit codes: 0 ok; 1 main (or the component asked) is not running, or it answered with an error;
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+from services.cli.entry import main
+
+__all__ = ["main"]

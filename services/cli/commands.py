@@ -1,0 +1,209 @@
+"""The one-shot tools: ``status``, ``port``, backend ops, ``down``, ``config``, ``capture``."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from bus import (
+    Accepted,
+    BackendStatus,
+    BusError,
+    BusTimeout,
+    ComponentStatus,
+    PingResult,
+    PortInfo,
+    RemoteError,
+    Requester,
+)
+from bus.messages import CaptureNowResult, CaptureStatus
+from services.cli.context import MAIN_NOT_RUNNING, OPTIONAL_TIMEOUT, Context
+from services.cli.output import age, styled
+from services.config import KEYS
+from services.launcher.protocol import GET_COMPONENTS, SHUTDOWN, ComponentList
+
+DOWN_DEADLINE = 30.0  # seconds `ctxbus down` waits for main to be gone
+BACKEND_OPS = {"restart": "restart_backend", "stop": "stop_backend", "start": "start_backend"}
+CAPTURE_OPS = {"pause": "pause", "resume": "resume", "now": "capture_now", "status": "get_status"}
+
+
+class CaptureAck(msgspec.Struct):
+    """Whatever ``pause``/``resume`` answer: an acceptance or the new capture state."""
+
+    accepted: bool | None = None
+    state: str | None = None
+
+
+def not_running(ctx: Context, exc: BusError) -> int:
+    ctx.out.error(MAIN_NOT_RUNNING.format(address=ctx.endpoints.control))
+    return 1
+
+
+def components(ctx: Context) -> list[ComponentStatus]:
+    """The launcher's component states; empty when no launcher runs."""
+    try:
+        return ctx.launcher().call(GET_COMPONENTS, ComponentList).components
+    except BusError:
+        return []
+
+
+def cmd_status(ctx: Context) -> int:
+    try:
+        ping = ctx.control().call("ping", PingResult)
+        backend = ctx.control().call("get_status", BackendStatus)
+    except BusTimeout as exc:
+        return not_running(ctx, exc)
+    others = components(ctx)
+    if ctx.out.json_mode:
+        ctx.out.data({"main": ping, "backend": backend, "components": others})
+        return 0
+    uptime = age(backend.ts) if backend.state == "running" else "-"
+    rows = [
+        ["main", styled("running"), str(ping.pid), age(time.time() - ping.uptime_s), "", "", ""],
+        [
+            "backend",
+            styled(backend.state),
+            str(backend.pid or "-"),
+            uptime,
+            str(backend.restarts),
+            str(backend.port),
+            _reason(backend.reason, backend.exit_code),
+        ],
+    ]
+    for comp in others:
+        if comp.component == "main":
+            continue
+        rows.append(_component_row(comp))
+    ctx.out.table(["component", "state", "pid", "uptime", "restarts", "port", "reason"], rows)
+    for comp in others:
+        if comp.url:
+            ctx.out.say(f"{comp.component}: {comp.url}")
+    return 0
+
+
+def _reason(reason: str | None, exit_code: int | None) -> str:
+    if reason is None:
+        return ""
+    return f"{reason} (exit {exit_code})" if exit_code is not None else reason
+
+
+def _component_row(comp: ComponentStatus) -> list[str]:
+    uptime = age(comp.ts) if comp.state == "running" else "-"
+    return [
+        comp.component,
+        styled(comp.state),
+        str(comp.pid or "-"),
+        uptime,
+        str(comp.restarts),
+        "",
+        _reason(comp.reason, comp.exit_code),
+    ]
+
+
+def cmd_port(ctx: Context) -> int:
+    try:
+        info = ctx.control().call("get_port", PortInfo)
+    except BusTimeout as exc:
+        return not_running(ctx, exc)
+    ctx.out.result(info, info.base_url)
+    return 0
+
+
+def cmd_backend(ctx: Context, verb: str) -> int:
+    op = BACKEND_OPS[verb]
+    try:
+        ctx.control().call(op, Accepted)
+    except BusTimeout as exc:
+        return not_running(ctx, exc)
+    except RemoteError as exc:
+        ctx.out.error(f"main refused {op}: {exc.message}")
+        return 1
+    ctx.out.result({"ok": True, "op": op, "accepted": True}, f"{op}: accepted")
+    return 0
+
+
+def cmd_down(ctx: Context) -> int:
+    """Ask the launcher (or main alone) to shut down, then wait until main is gone."""
+    try:
+        ctx.launcher().call(SHUTDOWN, Accepted)
+        who = "launcher"
+    except BusError:
+        try:
+            ctx.control().call("shutdown", Accepted)
+        except BusTimeout as exc:
+            return not_running(ctx, exc)
+        who = "main"
+    gone = _wait_main_gone(ctx)
+    if not gone:
+        ctx.out.error(f"asked the {who} to shut down, but main still answers")
+        return 1
+    ctx.out.result({"ok": True, "stopped": who}, "ctxbus is down")
+    return 0
+
+
+def _wait_main_gone(ctx: Context) -> bool:
+    # A short timeout: each unanswered ping is one step of the wait.
+    probe = Requester(ctx.endpoints.control, timeout=OPTIONAL_TIMEOUT, retries=1)
+    deadline = time.monotonic() + DOWN_DEADLINE
+    while time.monotonic() < deadline:
+        try:
+            probe.call("ping", PingResult)
+        except BusTimeout:
+            return True
+        except BusError:
+            continue
+    return False
+
+
+def cmd_config(ctx: Context) -> int:
+    config = ctx.config
+    if ctx.out.json_mode:
+        values = {
+            key.name: {
+                "value": config.value(key.name),
+                "source": config.sources[key.name],
+                "env": key.env,
+            }
+            for key in KEYS
+        }
+        ctx.out.data({"file": config.file, "keys": values})
+        return 0
+    rows = [
+        [key.name, str(config.value(key.name)), config.sources[key.name], key.env] for key in KEYS
+    ]
+    ctx.out.table(["key", "value", "source", "environment"], rows)
+    ctx.out.say(f"config file: {config.file or '(none)'}")
+    return 0
+
+
+def cmd_capture(ctx: Context, verb: str) -> int:
+    op = CAPTURE_OPS[verb]
+    result_types: dict[str, type[msgspec.Struct]] = {
+        "status": CaptureStatus,
+        "now": CaptureNowResult,
+    }
+    result_type = result_types.get(verb, CaptureAck)
+    try:
+        result = ctx.capture().call(op, result_type)
+    except BusTimeout:
+        ctx.out.error(f"capture is not running (no answer on {ctx.endpoints.capture})")
+        return 1
+    except RemoteError as exc:
+        ctx.out.error(f"capture refused {op}: {exc.message}")
+        return 1
+    ctx.out.result(result, _capture_text(verb, result))
+    return 0
+
+
+def _capture_text(verb: str, result: msgspec.Struct) -> str:
+    if isinstance(result, CaptureStatus):
+        counters = result.counters
+        return (
+            f"capture {styled(result.state)} every {result.interval_s:g}s: "
+            f"kept {counters.kept}, skipped {counters.skipped}, dropped {counters.dropped}"
+            + (f"; last error: {result.last_error}" if result.last_error else "")
+        )
+    if isinstance(result, CaptureNowResult):
+        return f"captured: kept {result.kept}, skipped {result.skipped}"
+    return f"capture {verb}: ok"

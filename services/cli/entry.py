@@ -1,0 +1,126 @@
+"""``ctxbus``'s argument parsing and dispatch; :func:`main` is the console script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from bus import Endpoints, SetupError
+from services.cli import commands
+from services.cli.context import Context
+from services.cli.follow import follow_status
+from services.cli.logs import TAIL_LINES, cmd_logs
+from services.cli.output import Output
+from services.config import load_config
+
+CONFIG_FLAGS = {
+    "port": "main.port",
+    "standby": "main.standby",
+    "frontend_port": "frontend.port",
+    "capture_interval": "capture.interval",
+    "data_dir": "data_dir",
+    "log_dir": "log_dir",
+}
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: after the subcommand as well as before it, without overwriting the top level.
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output"
+    )
+    common.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS, help="a TOML configuration file"
+    )
+    return common
+
+
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, help="the backend's port (main.port)")
+    parser.add_argument(
+        "--standby",
+        action=argparse.BooleanOptionalAction,
+        help="keep a warm standby backend (main.standby)",
+    )
+    parser.add_argument("--frontend-port", type=int, help="the dashboard's port (frontend.port)")
+    parser.add_argument(
+        "--capture-interval", type=float, help="seconds between grabs (capture.interval)"
+    )
+    parser.add_argument("--data-dir", type=Path, help="the backend's data (data_dir)")
+    parser.add_argument("--log-dir", type=Path, help="log files (log_dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="ctxbus", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    up = sub.add_parser("up", parents=[common], help="start everything and print the URL")
+    up.add_argument("--open", action="store_true", help="open the dashboard in a browser")
+    _config_flags(up)
+    run_main = sub.add_parser("main", parents=[common], help="run main (and its backend) alone")
+    _config_flags(run_main)
+    status = sub.add_parser("status", parents=[common], help="every component's state")
+    status.add_argument("--follow", "-f", action="store_true", help="stay live")
+    sub.add_parser("port", parents=[common], help="the backend's base URL")
+    for verb in commands.BACKEND_OPS:
+        verb_parser = sub.add_parser(verb, parents=[common], help=f"{verb} the backend")
+        verb_parser.add_argument("target", choices=["backend"])
+    sub.add_parser("down", parents=[common], help="stop everything")
+    logs = sub.add_parser("logs", parents=[common], help="show log files")
+    logs.add_argument("component", nargs="?", help="main, backend, frontend, capture, launcher")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=TAIL_LINES, help="lines per file")
+    config = sub.add_parser("config", parents=[common], help="the effective configuration")
+    _config_flags(config)
+    capture = sub.add_parser("capture", parents=[common], help="control screen capture")
+    capture.add_argument("verb", choices=list(commands.CAPTURE_OPS))
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, object]:
+    return {key: getattr(args, attr, None) for attr, key in CONFIG_FLAGS.items()}
+
+
+def dispatch(ctx: Context, args: argparse.Namespace) -> int:
+    command: str = args.command
+    if command == "up":
+        launcher = importlib.import_module("services.launcher")
+        code: int = launcher.run_launcher(ctx.config, ctx.endpoints, ctx.out, args.open)
+        return code
+    if command == "main":
+        main_entry = importlib.import_module("services.main.__main__")
+        code = main_entry.run_with_config(ctx.config)
+        return code
+    if command == "status":
+        return asyncio.run(follow_status(ctx)) if args.follow else commands.cmd_status(ctx)
+    if command == "port":
+        return commands.cmd_port(ctx)
+    if command in commands.BACKEND_OPS:
+        return commands.cmd_backend(ctx, command)
+    if command == "down":
+        return commands.cmd_down(ctx)
+    if command == "logs":
+        return cmd_logs(ctx, args.component, args.follow, args.lines)
+    if command == "config":
+        return commands.cmd_config(ctx)
+    return commands.cmd_capture(ctx, args.verb)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ctxbus`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    # Not set_defaults: the shared parent's actions would take those defaults (see _common).
+    out = Output(getattr(args, "json", False))
+    try:
+        config = load_config(getattr(args, "config", None), flags=_flags(args))
+        endpoints = Endpoints.from_env(config.runtime_dir)
+    except SetupError as exc:
+        out.error(str(exc))
+        return 2
+    try:
+        return dispatch(Context(config, endpoints, out), args)
+    except KeyboardInterrupt:
+        return 130

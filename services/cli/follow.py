@@ -1,0 +1,112 @@
+"""``ctxbus status --follow``: every change of the backend and the components, as it happens.
+
+Two Clone-pattern followers run side by side: ``backend.status`` (snapshot from main's
+``get_status``, gaps re-synced, main's heartbeat says when it is gone and back) and
+``component.status`` (snapshot from the launcher's ``get_status``). With ``--json`` each update is
+one line: ``{"topic": ..., "kind": ..., "event": {...}|null}``, ``kind`` being one of
+``snapshot``, ``event``, ``resync``, ``lost``, ``back``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import TypeVar
+
+from bus import (
+    AsyncRequester,
+    BackendStatus,
+    ComponentStatus,
+    Event,
+    HeartbeatRule,
+    StateFollower,
+    Update,
+    endpoints,
+)
+from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT, Context
+from services.cli.output import styled
+from services.launcher.protocol import GET_STATUS
+
+E = TypeVar("E", bound=Event)
+
+
+def describe(topic: str, update: Update[E]) -> str:
+    """One human line for an update."""
+    stamp = time.strftime("%H:%M:%S")
+    liveness = HeartbeatRule().liveness
+    if update.kind == "lost":
+        return f"{stamp} [bold red]main is gone[/] (no heartbeat for {liveness:g} s)"
+    if update.kind == "back":
+        return f"{stamp} [green]main is back[/]"
+    event = update.event
+    if isinstance(event, BackendStatus):
+        text = f"backend {styled(event.state)} pid {event.pid or '-'} port {event.port}"
+        text += f" restarts {event.restarts}"
+    elif isinstance(event, ComponentStatus):
+        text = f"{event.component} {styled(event.state)} pid {event.pid or '-'}"
+        text += f" restarts {event.restarts}" + (f" {event.url}" if event.url else "")
+    else:
+        text = topic
+    reason = getattr(event, "reason", None)
+    seq = event.seq if event is not None else 0
+    note = "" if update.kind == "event" else f" ({update.kind})"
+    return f"{stamp} {text}" + (f" [dim]({reason})[/]" if reason else "") + f" seq {seq}{note}"
+
+
+class Follow:
+    """The two followers and the printing."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.control = AsyncRequester(
+            ctx.endpoints.control, timeout=REQUEST_TIMEOUT, retries=REQUEST_RETRIES
+        )
+        self.launcher = AsyncRequester(ctx.endpoints.launcher, timeout=REQUEST_TIMEOUT, retries=1)
+
+    async def backend_snapshot(self) -> BackendStatus:
+        return await self.control.call("get_status", BackendStatus)
+
+    async def component_snapshot(self) -> ComponentStatus:
+        return await self.launcher.call(GET_STATUS, ComponentStatus)
+
+    def show(self, topic: str, update: Update[E]) -> None:
+        if self.ctx.out.json_mode:
+            self.ctx.out.data({"topic": topic, "kind": update.kind, "event": update.event})
+        else:
+            self.ctx.out.say(describe(topic, update))
+
+    async def follow(self, follower: StateFollower[E]) -> None:
+        async for update in follower.updates():
+            self.show(follower.topic, update)
+
+    async def run(self) -> None:
+        backend = StateFollower(
+            self.ctx.endpoints.events,
+            endpoints.BACKEND_STATUS,
+            BackendStatus,
+            self.backend_snapshot,
+            heartbeat=HeartbeatRule(),
+        )
+        parts = StateFollower(
+            self.ctx.endpoints.events,
+            endpoints.COMPONENT_STATUS,
+            ComponentStatus,
+            self.component_snapshot,
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.follow(backend))
+            group.create_task(self.follow(parts))
+
+
+async def follow_status(ctx: Context) -> int:
+    """Follow until SIGINT/SIGTERM; exit status 0."""
+    task = asyncio.ensure_future(Follow(ctx).run())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        return 0
+    return 0

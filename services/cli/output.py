@@ -1,0 +1,82 @@
+"""What the tools print: rich tables for people (colours only on a terminal), JSON for scripts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Sequence
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+STATE_STYLES = {
+    "running": "green",
+    "starting": "yellow",
+    "stopping": "yellow",
+    "paused": "yellow",
+    "stopped": "dim",
+    "error": "bold red",
+    "unavailable": "red",
+    "lost": "bold red",
+    "back": "green",
+}
+
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def to_json(value: object) -> str:
+    """One line of JSON for any struct, dict, list or scalar (paths as strings)."""
+    return _encoder.encode(value).decode()
+
+
+def styled(state: str) -> str:
+    style = STATE_STYLES.get(state)
+    return f"[{style}]{state}[/{style}]" if style else state
+
+
+def age(ts: float | None) -> str:
+    """``1h 02m``/``3m 04s``/``5s`` since the wall-clock time ``ts``."""
+    if not ts:
+        return "-"
+    seconds = max(0, int(time.time() - ts))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+class Output:
+    """Where a command's results and errors go, in the mode the user chose."""
+
+    def __init__(self, json_mode: bool) -> None:
+        self.json_mode = json_mode
+        self.console = Console(highlight=False)
+        self.errors = Console(stderr=True, highlight=False)
+
+    def data(self, value: object) -> None:
+        """One JSON object per line (``--json`` mode)."""
+        sys.stdout.write(to_json(value) + "\n")
+        sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True)  # a URL must stay on one line
+
+    def result(self, value: object, text: str) -> None:
+        """``value`` as JSON in ``--json`` mode, else ``text`` for people."""
+        if self.json_mode:
+            self.data(value)
+        else:
+            self.say(text)
+
+    def error(self, message: str) -> None:
+        if self.json_mode:
+            self.data({"ok": False, "error": message})
+        self.errors.print(f"[red]ctxbus:[/red] {message}", markup=True, soft_wrap=True)
+
+    def table(self, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        table = Table(*columns, box=None, header_style="bold", pad_edge=False)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)

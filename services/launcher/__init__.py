@@ -1,0 +1,45 @@
+"""``ctxbus up``: the launcher that starts and supervises main, the frontend and capture.
+
+- :mod:`.protocol`: its ops on ``Endpoints.launcher`` and their payloads.
+- :mod:`.component`: one supervised process (restart with backoff, give-up, stop).
+- :mod:`.specs`: what it starts, from the configuration.
+- :mod:`.service`: the loop: start, wait until ready, shut down in order.
+- :mod:`.report`: what it prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bus import Endpoints, SetupError, ensure_runtime_dir
+from services.cli.output import Output
+from services.config import Config
+from services.launcher.report import Report
+from services.launcher.service import Launcher, launch
+from services.logconfig import configure_logging
+
+__all__ = ["Launcher", "launch", "run_launcher"]
+
+
+def quiet_console() -> None:
+    """Only warnings on the terminal: its stdout belongs to the ready line (the file gets all)."""
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+
+
+def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool) -> int:
+    """``ctxbus up``: run until stopped; the exit status."""
+    try:
+        ensure_runtime_dir(config.runtime_dir)
+    except SetupError as exc:
+        out.error(str(exc))
+        return 2
+    configure_logging("launcher", config.log_dir)
+    quiet_console()
+    try:
+        return asyncio.run(launch(config, bus, Report(out), open_browser))
+    except SetupError as exc:
+        out.error(str(exc))
+        return 1

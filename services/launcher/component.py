@@ -1,0 +1,155 @@
+"""One process the launcher supervises: start, restart with backoff, give up on a crash loop, stop.
+
+The loop follows uvicorn's supervisors: spawn → wait for the exit → decide (restart after a delay,
+or give up with a diagnosis) → repeat, until :meth:`Component.stop`. Every change of state goes to
+``on_change`` as a :class:`bus.ComponentStatus` (the launcher publishes it). A component is
+``running`` once it says so (:meth:`Component.mark_running`: main when it answers, the frontend
+when it announces its URL) or, for those with no such signal, as soon as it is spawned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import structlog
+
+from bus import ComponentStatus
+from services.supervision import (
+    Backoff,
+    Child,
+    ChildSpec,
+    ProcessRecords,
+    RestartPolicy,
+    describe_exit,
+)
+
+log = structlog.get_logger(__name__)
+
+ChangeHook = Callable[[ComponentStatus], Awaitable[None]]
+DIAGNOSIS_LINES = 10  # last output lines quoted in the reason of a give-up
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSettings:
+    """How to run one component."""
+
+    spec: ChildSpec
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    running_on_spawn: bool = False
+
+
+class Component:
+    """One supervised child process; :meth:`run` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: ComponentSettings,
+        on_change: ChangeHook,
+        records: ProcessRecords | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.spec.name
+        self.status = ComponentStatus(component=self.name, state="stopped")
+        self.child: Child | None = None
+        self._on_change = on_change
+        self._records = records
+        self._backoff = Backoff(settings.policy)
+        self._stopping = asyncio.Event()
+        self._running_since: float | None = None
+
+    async def _update(self, **changes: Any) -> None:
+        self.status = msgspec.structs.replace(self.status, **changes)
+        await self._on_change(self.status)
+
+    async def run(self) -> None:
+        """Keep the process up until :meth:`stop`, or until it crash-loops (state ``error``)."""
+        while not self._stopping.is_set():
+            child = await self._start()
+            code = await child.wait()
+            self._forget(child)
+            if self._stopping.is_set():
+                return
+            uptime = self._uptime()
+            delay = self._backoff.on_exit(time.monotonic(), uptime)
+            if delay is None:
+                await self._give_up(child, code)
+                return
+            log.warning("component_exited", component=self.name, exit=describe_exit(code))
+            await self._update(
+                state="starting",
+                pid=None,
+                restarts=self.status.restarts + 1,
+                reason=describe_exit(code),
+                exit_code=code,
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+
+    async def _start(self) -> Child:
+        self._running_since = None
+        child = await Child.spawn(self.settings.spec)
+        self.child = child
+        if self._records is not None:
+            self._records.add(self.name, child.pid)
+        await self._update(state="starting", pid=child.pid, url=None)
+        if self.settings.running_on_spawn:
+            await self.mark_running()
+        return child
+
+    def _forget(self, child: Child) -> None:
+        if self._records is not None:
+            self._records.remove(child.pid)
+
+    def _uptime(self) -> float | None:
+        if self._running_since is None:
+            return None
+        return time.monotonic() - self._running_since
+
+    async def _give_up(self, child: Child, code: int) -> None:
+        tail = "\n".join(child.tail(DIAGNOSIS_LINES))
+        reason = f"crash loop, gave up: {describe_exit(code)}"
+        log.error("component_gave_up", component=self.name, exit=describe_exit(code), tail=tail)
+        await self._update(
+            state="error",
+            pid=None,
+            reason=f"{reason}; last output:\n{tail}" if tail else reason,
+            exit_code=code,
+        )
+
+    async def mark_running(self, url: str | None = None) -> None:
+        """The component says it serves (``url``: where, for the frontend)."""
+        child = self.child
+        if child is None or not child.running or self._stopping.is_set():
+            return
+        if self._running_since is None:
+            self._running_since = time.monotonic()
+        await self._update(state="running", pid=child.pid, url=url or self.status.url)
+
+    async def stop(self, grace: float, *, asked: bool = False) -> None:
+        """Stop for good: SIGTERM → wait ``grace`` → SIGKILL (``asked``: it was told already,
+        so wait ``grace`` for it to exit before the SIGTERM)."""
+        self._stopping.set()
+        child = self.child
+        if child is not None and child.running:
+            await self._update(state="stopping")
+            if asked:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(grace):
+                        await child.wait()
+            code = await child.terminate(grace)
+            await self._update(state="stopped", pid=None, exit_code=code, url=None)
+        elif self.status.state != "error":
+            await self._update(state="stopped", pid=None, url=None)
+
+    def kill(self) -> None:
+        """SIGKILL the process group now (a second Ctrl-C)."""
+        self._stopping.set()
+        if self.child is not None:
+            self.child.kill()

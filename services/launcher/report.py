@@ -1,0 +1,60 @@
+"""What ``ctxbus up`` tells the person (or script) that started it.
+
+Human mode: one line ``ctxbus is up: <dashboard URL>`` once ready, a few lines on the way down.
+``--json`` mode, one object per line::
+
+    {"ctxbus": "ready", "url": "http://127.0.0.1:1734/?token=...", "backend": "http://127.0.0.1:1733",
+     "pids": {"main": 10, "frontend": 11, "backend": 12}}
+    {"ctxbus": "stopping"}   {"ctxbus": "forcing"}   {"ctxbus": "stopped"}
+    {"ctxbus": "failed", "reason": "...", "components": [...]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bus import BackendStatus, ComponentStatus
+from services.cli.output import Output
+
+
+class Report:
+    """Prints the launcher's milestones through an :class:`Output`."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def ready(
+        self, url: str, backend: BackendStatus | None, components: Mapping[str, ComponentStatus]
+    ) -> None:
+        pids = {name: status.pid for name, status in components.items() if status.pid}
+        backend_url = f"http://127.0.0.1:{backend.port}" if backend is not None else None
+        if backend is not None and backend.pid:
+            pids["backend"] = backend.pid
+        self.out.result(
+            {"ctxbus": "ready", "url": url, "backend": backend_url, "pids": pids},
+            f"ctxbus is up: [bold]{url}[/bold]  (Ctrl-C to stop)",
+        )
+
+    def stopping(self) -> None:
+        self.out.result({"ctxbus": "stopping"}, "stopping ctxbus… (Ctrl-C again to force)")
+
+    def forcing(self) -> None:
+        self.out.result({"ctxbus": "forcing"}, "forcing: killing every ctxbus process")
+
+    def stopped(self) -> None:
+        self.out.result({"ctxbus": "stopped"}, "ctxbus stopped")
+
+    def failed(
+        self, components: list[ComponentStatus], backend: BackendStatus | None, deadline: float
+    ) -> None:
+        broken = [c for c in components if c.state == "error"]
+        if broken:
+            reason = "; ".join(f"{c.component}: {c.reason}" for c in broken)
+        elif backend is not None and backend.state == "error":
+            reason = f"backend: {backend.reason}"
+        else:
+            reason = f"not ready within {deadline:g} s"
+        if self.out.json_mode:
+            self.out.data({"ctxbus": "failed", "reason": reason, "components": components})
+        else:
+            self.out.error(f"ctxbus did not start: {reason}; see `ctxbus logs`")

@@ -1,0 +1,237 @@
+"""``ctxbus up``: start main, the frontend and capture, report when the app is usable, shut down.
+
+One loop, as the house style asks: signal handlers only set events; ``handle_*`` methods do the
+work. Ready means: the backend is ``running`` (``backend.status``, followed with the Clone pattern)
+and the frontend announced its URL (the ``announce`` op); then one line with the URL. Ctrl-C or
+SIGTERM (or the ``shutdown`` op) → stop the frontend and capture, ask main to ``shutdown`` and wait
+for it; a second Ctrl-C kills every process group at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import webbrowser
+
+import structlog
+
+from bus import (
+    Accepted,
+    AsyncRequester,
+    BackendStatus,
+    BusError,
+    ComponentStatus,
+    Endpoints,
+    HeartbeatRule,
+    NoArgs,
+    Publisher,
+    Replier,
+    StateFollower,
+    endpoints,
+)
+from services.config import Config
+from services.launcher.component import Component
+from services.launcher.protocol import (
+    ANNOUNCE,
+    FRONTEND,
+    GET_COMPONENTS,
+    GET_STATUS,
+    MAIN,
+    SHUTDOWN,
+    ComponentList,
+)
+from services.launcher.report import Report
+from services.launcher.specs import component_settings
+from services.supervision import InstanceLock, ProcessRecords
+
+log = structlog.get_logger(__name__)
+
+LOCK_FILE = "launcher.lock"
+RECORDS_FILE = "launcher-processes.json"
+READY_DEADLINE = 60.0  # seconds from start until the app must be usable
+CLIENT_GRACE = 5.0  # frontend/capture: SIGTERM → this long → SIGKILL
+MAIN_GRACE = 15.0  # main stops its backend (up to 10 s) before it exits
+
+
+class Launcher:
+    """The launcher process's state and loop."""
+
+    def __init__(
+        self, config: Config, bus: Endpoints, report: Report, *, open_browser: bool = False
+    ) -> None:
+        self.config = config
+        self.open_browser = open_browser
+        self.bus = bus
+        self.report = report
+        self.publisher = Publisher(bus.publish)
+        self.records = ProcessRecords(bus.file(RECORDS_FILE))
+        self.components = {
+            settings.spec.name: Component(settings, self.publish_status, self.records)
+            for settings in component_settings(config)
+        }
+        self.latest: dict[str, ComponentStatus] = {}
+        self.backend: BackendStatus | None = None
+        self.backend_running = asyncio.Event()
+        self.frontend_url: str | None = None
+        self.frontend_ready = asyncio.Event()
+        self.failed = asyncio.Event()
+        self.shutdown_requested = asyncio.Event()
+        self.signals = 0
+
+    # -- bus ---------------------------------------------------------------------------------------
+
+    async def publish_status(self, status: ComponentStatus) -> None:
+        self.publisher.connect()
+        self.latest[status.component] = await self.publisher.publish(
+            endpoints.COMPONENT_STATUS, status
+        )
+        if status.state == "error" and status.component in (MAIN, FRONTEND):
+            self.failed.set()
+
+    def replier(self) -> Replier:
+        replier = Replier(self.bus.launcher)
+        replier.register(GET_STATUS, NoArgs, self.op_get_status)
+        replier.register(GET_COMPONENTS, NoArgs, self.op_get_components)
+        replier.register(ANNOUNCE, ComponentStatus, self.op_announce)
+        replier.register(SHUTDOWN, NoArgs, self.op_shutdown)
+        return replier
+
+    async def op_get_status(self, _: NoArgs) -> ComponentStatus:
+        latest = self.publisher.latest(endpoints.COMPONENT_STATUS)
+        if isinstance(latest, ComponentStatus):
+            return latest
+        return ComponentStatus(
+            component=MAIN, state="stopped", instance=self.publisher.instance, seq=0
+        )
+
+    async def op_get_components(self, _: NoArgs) -> ComponentList:
+        return ComponentList(
+            seq=self.publisher.seq(endpoints.COMPONENT_STATUS),
+            instance=self.publisher.instance,
+            components=[self.latest[name] for name in self.components if name in self.latest],
+        )
+
+    async def op_announce(self, status: ComponentStatus) -> Accepted:
+        component = self.components.get(status.component)
+        if component is None:
+            return Accepted(accepted=False)
+        await component.mark_running(status.url)
+        if status.component == FRONTEND and status.url:
+            self.frontend_url = status.url
+            self.frontend_ready.set()
+        return Accepted()
+
+    async def op_shutdown(self, _: NoArgs) -> Accepted:
+        self.shutdown_requested.set()
+        return Accepted()
+
+    async def get_backend_status(self) -> BackendStatus:
+        return await AsyncRequester(self.bus.control).call("get_status", BackendStatus)
+
+    async def watch_backend(self) -> None:
+        """Follow ``backend.status``: main runs once it answers; the backend once it says so."""
+        follower = StateFollower(
+            self.bus.events,
+            endpoints.BACKEND_STATUS,
+            BackendStatus,
+            self.get_backend_status,
+            heartbeat=HeartbeatRule(),
+        )
+        async for update in follower.updates():
+            if update.event is None:
+                continue
+            self.backend = update.event
+            await self.components[MAIN].mark_running()
+            if update.event.state == "running":
+                self.backend_running.set()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def handle_signal(self) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            self.report.stopping()
+            self.shutdown_requested.set()
+        else:
+            self.report.forcing()
+            for component in self.components.values():
+                component.kill()
+
+    async def run(self) -> int:
+        """Start everything, report readiness, run until asked to stop; the exit status."""
+        lock = InstanceLock(self.bus.file(LOCK_FILE), "ctxbus launcher")
+        lock.acquire()
+        try:
+            for stale in await asyncio.to_thread(self.records.end_stale):
+                log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
+            return await self._run_locked()
+        finally:
+            lock.release()
+            self.publisher.close()
+
+    async def _run_locked(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.handle_signal)
+        replier = self.replier()
+        replier.bind()
+        code = 0
+        async with asyncio.TaskGroup() as group:
+            serving = group.create_task(replier.serve())
+            watching = group.create_task(self.watch_backend())
+            for component in self.components.values():
+                group.create_task(component.run())
+            if await self.handle_startup():
+                if self.open_browser and self.frontend_url:
+                    group.create_task(asyncio.to_thread(webbrowser.open, self.frontend_url))
+                await self.shutdown_requested.wait()
+            elif not self.shutdown_requested.is_set():
+                code = 1
+            await self.handle_shutdown()
+            watching.cancel()
+            serving.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        return code
+
+    async def handle_startup(self) -> bool:
+        """Wait until ready (True), a failure, a stop request or the deadline (False)."""
+        ready = asyncio.ensure_future(self._ready())
+        stop = asyncio.ensure_future(self.shutdown_requested.wait())
+        failed = asyncio.ensure_future(self.failed.wait())
+        done, pending = await asyncio.wait(
+            [ready, stop, failed], timeout=READY_DEADLINE, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        if ready in done:
+            assert self.frontend_url is not None
+            self.report.ready(self.frontend_url, self.backend, self.latest)
+            return True
+        if not self.shutdown_requested.is_set():
+            self.report.failed(list(self.latest.values()), self.backend, READY_DEADLINE)
+        return False
+
+    async def _ready(self) -> None:
+        await self.backend_running.wait()
+        await self.frontend_ready.wait()
+
+    async def handle_shutdown(self) -> None:
+        """The clients first, then main (asked to ``shutdown``, then signalled if need be)."""
+        clients = [c for name, c in self.components.items() if name != MAIN]
+        await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients))
+        main = self.components[MAIN]
+        asked = False
+        if main.child is not None and main.child.running:
+            try:
+                await AsyncRequester(self.bus.control, retries=1).call("shutdown", Accepted)
+                asked = True
+            except BusError as exc:
+                log.warning("main_shutdown_unanswered", error=str(exc))
+        await main.stop(MAIN_GRACE, asked=asked)
+        self.report.stopped()
+
+
+async def launch(config: Config, bus: Endpoints, report: Report, open_browser: bool) -> int:
+    """Run a launcher until it is stopped; the exit status."""
+    return await Launcher(config, bus, report, open_browser=open_browser).run()
