@@ -1,0 +1,206 @@
+"""Bad uploads and bad parameters get a 4xx with a JSON message, and nothing is stored."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from typing import Any
+
+import pytest
+
+from tests.backend.conftest import Running, Serve, encode_image, upload
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` with a tiny compressed body."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 4096)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def assert_nothing_stored(running: Running) -> None:
+    """No row and no image file."""
+    assert (await running.client.get("/api/captures")).json()["items"] == []
+    assert [p for p in running.config.data_dir.glob("images/**/*") if p.is_file()] == []
+
+
+def error_code(response: Any) -> str:
+    code: str = response.json()["error"]["code"]
+    assert response.json()["error"]["message"]
+    return code
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"body": b"hello, not an image"}, 422, "invalid_image"),
+        ({"body": encode_image("PNG", (64, 48))[:-40], "fmt": "PNG"}, 422, "invalid_image"),
+        ({"body": encode_image("JPEG", (64, 48))[:200], "fmt": "JPEG"}, 422, "invalid_image"),
+        ({"body": png_claiming(64, 48)[:33] + b"\0" * 10, "fmt": "PNG"}, 422, "invalid_image"),
+        (
+            {"body": png_claiming(50_000, 50_000), "fmt": "PNG", "size": (50_000, 50_000)},
+            422,
+            "too_many_pixels",
+        ),
+        ({"body": png_claiming(50_000, 50_000), "fmt": "PNG"}, 422, "too_many_pixels"),
+        ({"body": png_claiming(9000, 9000), "fmt": "PNG"}, 422, "too_many_pixels"),
+        ({"body": encode_image("PNG")}, 422, "content_type_mismatch"),
+        ({"body": encode_image("WEBP", (10, 10))}, 422, "dimension_mismatch"),
+        ({"content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"body": b""}, 400, "empty_body"),
+    ],
+    ids=[
+        "not-an-image",
+        "truncated-png",
+        "truncated-jpeg",
+        "broken-png-header",
+        "declared-bomb",
+        "undeclared-bomb",
+        "over-50-megapixels",
+        "type-mismatch",
+        "size-mismatch",
+        "unsupported-type",
+        "empty",
+    ],
+)
+async def test_bad_image_refused(
+    running: Running, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    """Bodies that are not the declared, complete, reasonably sized image are refused."""
+    response = await upload(running.client, "bad", **kwargs)
+    assert response.status_code == status, response.text
+    assert error_code(response) == code
+    await assert_nothing_stored(running)
+
+
+async def test_thirty_mebibyte_body_refused(running: Running) -> None:
+    """A 30 MiB body gets 413 (the default limit is 20 MiB) and nothing is kept."""
+    response = await upload(running.client, "big", body=b"\0" * (30 * 1024 * 1024))
+    assert response.status_code == 413
+    assert error_code(response) == "payload_too_large"
+    await assert_nothing_stored(running)
+
+
+async def test_chunked_body_over_limit_refused(serve: Serve) -> None:
+    """A body without Content-Length is cut off at the limit too."""
+
+    async def chunks() -> Any:
+        for _ in range(8):
+            yield b"\0" * 1024
+
+    async with serve(max_upload_bytes=4096) as running:
+        params = {"captured_at": 1.0, "monitor": 0, "width": 1, "height": 1}
+        headers = {"Idempotency-Key": "c", "Content-Type": "image/png"}
+        response = await running.client.post(
+            "/api/captures", params=params, headers=headers, content=chunks()
+        )
+        assert response.status_code == 413
+        await assert_nothing_stored(running)
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        ({}, {"Idempotency-Key": ""}),
+        ({}, {"Idempotency-Key": "k" * 129}),
+        ({}, {"Idempotency-Key": "has space"}),
+        ({"captured_at": "inf"}, {}),
+        ({"captured_at": "nan"}, {}),
+        ({"captured_at": "-1"}, {}),
+        ({"captured_at": "yesterday"}, {}),
+        ({"monitor": "-1"}, {}),
+        ({"width": "0"}, {}),
+    ],
+)
+async def test_bad_upload_parameters(
+    running: Running, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    """Malformed metadata or keys get 400 invalid_parameter."""
+    query = {"captured_at": "1.5", "monitor": "1", "width": "64", "height": "48", **params}
+    heads = {"Idempotency-Key": "ok", "Content-Type": "image/webp", **headers}
+    response = await running.client.post(
+        "/api/captures", params=query, headers=heads, content=encode_image()
+    )
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "invalid_parameter"
+    await assert_nothing_stored(running)
+
+
+async def test_missing_idempotency_key(running: Running) -> None:
+    """An upload without Idempotency-Key is a 400 naming the header."""
+    query = {"captured_at": "1.5", "monitor": "1", "width": "64", "height": "48"}
+    response = await running.client.post(
+        "/api/captures", params=query, headers={"Content-Type": "image/webp"}, content=b"x"
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("capture_id", "status"),
+    [
+        ("nope", 400),
+        ("01arz3ndektsv4rrffq69g5fav", 400),
+        ("8ZZZZZZZZZZZZZZZZZZZZZZZZZ", 400),
+        ("01ARZ3NDEKTSV4RRFFQ69G5FAVX", 400),
+        ("01ARZ3NDEKTSV4RRFFQ69G5FAV", 404),
+        ("..%2F..%2Fetc%2Fpasswd", 404),
+    ],
+)
+async def test_odd_ids(running: Running, capture_id: str, status: int) -> None:
+    """Malformed ids get 400, unknown ones 404, on every per-capture route."""
+    for suffix in ("", "/image", "/thumbnail"):
+        response = await running.client.get(f"/api/captures/{capture_id}{suffix}")
+        assert response.status_code == status, (suffix, response.text)
+        assert error_code(response)
+    assert (await running.client.delete(f"/api/captures/{capture_id}")).status_code == status
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "AAAA",
+        _b64("1|zz|01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        _b64("2|0x1.0p+0|01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        _b64("1|inf|01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        _b64("1|0x1.0p+0|../../etc"),
+        "A" * 200,
+    ],
+)
+async def test_bad_cursor(running: Running, cursor: str) -> None:
+    """A cursor the server did not issue gets 400 invalid_cursor."""
+    response = await running.client.get("/api/captures", params={"cursor": cursor})
+    assert response.status_code == 400
+    assert error_code(response) in ("invalid_cursor", "invalid_parameter")
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"since": "10", "until": "5"}, "invalid_range"),
+        ({"since": "-1"}, "invalid_parameter"),
+        ({"until": "nan"}, "invalid_parameter"),
+        ({"since": "soon"}, "invalid_parameter"),
+        ({"limit": "0"}, "invalid_parameter"),
+        ({"limit": "501"}, "invalid_parameter"),
+        ({"limit": "ten"}, "invalid_parameter"),
+    ],
+)
+async def test_bad_ranges(running: Running, params: dict[str, str], code: str) -> None:
+    """Bad time ranges and limits get 400 with a message."""
+    response = await running.client.get("/api/captures", params=params)
+    assert response.status_code == 400
+    assert error_code(response) == code
