@@ -14,8 +14,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 
+# Bytecode compiled once at install: the environment may forbid writing it at run time
+# (PYTHONDONTWRITEBYTECODE), and every backend start would then compile FastAPI from source.
 venv: uv
-	uv sync --frozen
+	uv sync --frozen --compile-bytecode --quiet
+	.venv/bin/python -m compileall -q -j 0 bus services backend frontend >/dev/null
 
 sysdeps:
 	@missing=""; \

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,7 +62,11 @@ def default_runtime_dir() -> Path:
     override = os.environ.get(RUNTIME_DIR_ENV)
     if override:
         return Path(override)
-    return Path(platformdirs.user_runtime_dir(APP_NAME))
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp/runtime-<uid>;
+        # ensure_runtime_dir checks whatever it returns.
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP_NAME))
 
 
 def ensure_runtime_dir(path: Path) -> Path:

@@ -16,6 +16,7 @@ import structlog
 
 LOG_FILE_BYTES = 5 * 1024 * 1024
 LOG_FILE_BACKUPS = 3
+QUIET_LOGGERS = ("httpx", "httpcore")  # one INFO line per request drowns everything else
 
 
 def configure_logging(
@@ -39,6 +40,8 @@ def configure_logging(
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(level)
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -1,11 +1,11 @@
 """Restart policy: capped exponential backoff with jitter, and crash-loop detection.
 
 As pm2's ``min_uptime`` and supervisord's ``startsecs`` have it, a run that ends before it was up
-for ``min_uptime`` is *unstable*: more than ``max_crashes`` unstable ends within ``crash_window``
-is a crash loop, and the supervisor gives up with a diagnosis. A process that ran well and then
-died (a SIGKILL, an OOM kill) is always restarted, at once the first time; consecutive ends back
-off from ``initial_delay`` doubling to ``max_delay``, and ``reset_after`` seconds of health forget
-the streak.
+for ``min_uptime`` is *unstable*. The first unstable end restarts at once; further ones back off, from ``initial_delay`` doubling to
+``max_delay`` with jitter, and more than ``max_crashes`` of them within ``crash_window`` is a crash
+loop: the supervisor gives up with a diagnosis. ``reset_after`` seconds of health forget the
+streak. A process that ran well and then died (a SIGKILL, an OOM kill) cannot spin the CPU, so it
+is restarted at once, every time.
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ class Backoff:
         policy = self.policy
         if uptime is not None and uptime >= policy.reset_after:
             self.streak = 0
-        if uptime is None or uptime < policy.min_uptime:
-            self._unstable.append(now)
-            if self.crashes_in_window(now) > policy.max_crashes:
-                return None
-        self.streak += 1
-        if self.streak == 1 and uptime is not None and uptime >= policy.min_uptime:
+        if uptime is not None and uptime >= policy.min_uptime:
             return 0.0
-        exponent = max(0, self.streak - 1)
-        delay = min(policy.max_delay, policy.initial_delay * policy.multiplier**exponent)
-        return delay * (1 + policy.jitter * (2 * self._rng() - 1))
+        self._unstable.append(now)
+        if self.crashes_in_window(now) > policy.max_crashes:
+            return None
+        self.streak += 1
+        if self.streak == 1:
+            return 0.0  # a first failure may be a fluke: no reason to keep the user waiting
+        delay = policy.initial_delay * policy.multiplier ** (self.streak - 2)
+        return min(policy.max_delay, delay) * (1 + policy.jitter * (2 * self._rng() - 1))

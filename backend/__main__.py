@@ -1,0 +1,46 @@
+"""``python -m backend``: serve the app on the listening socket main hands over.
+
+The spawn protocol is in :mod:`backend.contract`. In short: die with main; build the app; a
+standby runs its startup then waits for ``serve``; then accept on the inherited socket and tell
+main ``ready``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import structlog
+
+from backend.contract import BackendConfig
+from backend.server import BackendServer, ContractError
+from services.logconfig import configure_logging
+from services.supervision.lifeline import die_with_parent
+
+
+def main() -> int:
+    configure_logging("backend")
+    log = structlog.get_logger("backend")
+    try:
+        config = BackendConfig.from_env()
+    except (KeyError, ValueError) as exc:
+        log.error("bad_spawn_environment", error=str(exc))
+        return 2
+    if config.parent_pid:
+        die_with_parent(config.parent_pid)
+    if config.listen_fd < 0:
+        log.error("no_listening_socket", hint="the backend is started by `ctxbus main`")
+        return 2
+    sock = socket.socket(fileno=config.listen_fd)
+    try:
+        BackendServer(config, sock).run()
+    except ContractError as exc:
+        log.error("spawn_contract_broken", error=str(exc))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""main: the bus hub (control replies, the event proxy, heartbeats) around the backend supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import time
+
+import structlog
+
+from bus import (
+    Accepted,
+    BackendStatus,
+    Endpoints,
+    Heartbeat,
+    NoArgs,
+    PingResult,
+    PortInfo,
+    Proxy,
+    Publisher,
+    Replier,
+    ensure_runtime_dir,
+    new_instance_id,
+)
+from bus import endpoints as names
+from services.main.port import bind_backend_socket
+from services.main.settings import LOCAL_HOST, MainSettings
+from services.main.supervisor import BackendSupervisor
+from services.supervision import InstanceLock, ProcessRecords
+
+log = structlog.get_logger(__name__)
+
+LOCK_FILE = "main.lock"
+RECORDS_FILE = "processes.json"
+
+
+class MainService:
+    """One main process: call :meth:`run`; it returns after a clean shutdown."""
+
+    def __init__(self, settings: MainSettings) -> None:
+        self.settings = settings
+        self.instance = new_instance_id()
+        self.started = time.monotonic()
+        self.endpoints = Endpoints.from_env(settings.runtime_dir)
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        """Take the runtime dir, bind everything, supervise until SIGINT/SIGTERM or ``shutdown``."""
+        ensure_runtime_dir(self.settings.runtime_dir)
+        lock = InstanceLock(self.endpoints.file(LOCK_FILE), "ctxbus main")
+        lock.acquire()
+        try:
+            await self._run_locked()
+        finally:
+            lock.release()
+
+    async def _run_locked(self) -> None:
+        records = ProcessRecords(self.endpoints.file(RECORDS_FILE))
+        for stale in await asyncio.to_thread(records.end_stale):
+            log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
+        sock = bind_backend_socket(LOCAL_HOST, self.settings.port, pinned=self.settings.port_pinned)
+        self.publisher = Publisher(self.endpoints.publish, instance=self.instance)
+        self.supervisor = BackendSupervisor(
+            self.settings,
+            sock,
+            token=secrets.token_urlsafe(32),
+            instance=self.instance,
+            publish=self._publish_status,
+            records=records,
+        )
+        replier = self._replier()
+        proxy = Proxy(self.endpoints.publish, self.endpoints.events)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                proxy_task = tasks.create_task(proxy.run())
+                await proxy.wait_bound()
+                self.publisher.connect()
+                replier.bind()
+                serving = tasks.create_task(replier.serve())
+                beating = tasks.create_task(self._heartbeat())
+                tasks.create_task(self._stop_on_signal())
+                log.info("main_ready", port=self.supervisor.port, runtime_dir=str(self.endpoints.runtime_dir))
+                await self.supervisor.run()
+                await replier.drain()
+                for task in (serving, beating, proxy_task):
+                    task.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self.publisher.close()
+            sock.close()
+        log.info("main_stopped")
+
+    async def _stop_on_signal(self) -> None:
+        await self._stop.wait()
+        log.info("stop_requested")
+        await self.supervisor.shutdown()
+
+    async def _publish_status(self, status: BackendStatus) -> None:
+        await self.publisher.publish(names.BACKEND_STATUS, status)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            beat = Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
+            await self.publisher.publish(names.MAIN_HEARTBEAT, beat)
+            await asyncio.sleep(names.HEARTBEAT_INTERVAL)  # the heartbeat's period
+
+    # -- ops -------------------------------------------------------------------------------------
+
+    def _replier(self) -> Replier:
+        replier = Replier(self.endpoints.control)
+        replier.register("ping", NoArgs, self.op_ping)
+        replier.register("get_port", NoArgs, self.op_get_port)
+        replier.register("get_status", NoArgs, self.op_get_status)
+        replier.register("restart_backend", NoArgs, self._command("restart"))
+        replier.register("stop_backend", NoArgs, self._command("stop"))
+        replier.register("start_backend", NoArgs, self._command("start"))
+        replier.register("shutdown", NoArgs, self.op_shutdown)
+        return replier
+
+    async def op_ping(self, _: NoArgs) -> PingResult:
+        uptime = time.monotonic() - self.started
+        return PingResult(pid=os.getpid(), instance=self.instance, uptime_s=uptime)
+
+    async def op_get_port(self, _: NoArgs) -> PortInfo:
+        sup = self.supervisor
+        return PortInfo(port=sup.port, base_url=sup.base_url, token=sup.token, state=sup.state)
+
+    async def op_get_status(self, _: NoArgs) -> BackendStatus:
+        latest = self.publisher.latest(names.BACKEND_STATUS)
+        if isinstance(latest, BackendStatus):
+            return latest
+        sup = self.supervisor
+        return BackendStatus(state=sup.state, port=sup.port, instance=self.instance, ts=time.time())
+
+    def _command(self, name: str):  # type: ignore[no-untyped-def]
+        async def op(_: NoArgs) -> Accepted:
+            await self.supervisor.command(name)
+            return Accepted()
+
+        return op
+
+    async def op_shutdown(self, _: NoArgs) -> Accepted:
+        await self.supervisor.shutdown()
+        return Accepted()

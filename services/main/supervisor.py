@@ -1,0 +1,366 @@
+"""The backend supervisor: one loop that owns every decision about backend processes.
+
+Everything that happens (a process became ready or exited, a health probe failed, a command
+arrived) is put on a queue; the loop takes one item at a time and a ``handle_*`` method acts
+on it, so no two decisions ever interleave. Nothing in here sleeps to wait.
+
+Processes: ``active`` serves; ``incoming`` is starting up to replace it (first start, crash
+recovery, planned restart); ``standby`` has imported the app and run its startup, and waits to
+be promoted, which makes crash recovery a matter of milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from backend.contract import BackendConfig, Role
+from bus import OpError
+from bus.messages import BackendState, BackendStatus
+from services.main.backend_process import BackendProcess
+from services.main.health import HealthProbe
+from services.main.settings import LOCAL_HOST, MainSettings
+from services.supervision import Backoff, ProcessRecords, describe_exit
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    proc: BackendProcess
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    proc: BackendProcess
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unresponsive:
+    proc: BackendProcess
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimedOut:
+    proc: BackendProcess
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # start | stop | restart | shutdown | take_over | standby
+    done: asyncio.Future[None] | None = None
+
+
+Item = Ready | Exited | Unresponsive | StartTimedOut | Command
+
+
+class BackendSupervisor:
+    """Start, watch, restart and stop the backend; report each transition through ``publish``."""
+
+    def __init__(
+        self,
+        settings: MainSettings,
+        sock: socket.socket,
+        *,
+        token: str,
+        instance: str,
+        publish: Callable[[BackendStatus], Awaitable[None]],
+        records: ProcessRecords | None = None,
+    ) -> None:
+        self._records = records
+        self.settings = settings
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.base_url = f"http://{LOCAL_HOST}:{self.port}"
+        self.token = token
+        self.instance = instance
+        self.active: BackendProcess | None = None
+        self.incoming: BackendProcess | None = None
+        self.standby: BackendProcess | None = None
+        self.state: BackendState = "stopped"
+        self.restarts = 0
+        self._publish = publish
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._backoff = Backoff(settings.restart)
+        self._standby_backoff = Backoff(settings.restart)
+        self._kill_reasons: dict[int, str] = {}
+        self._retiring: set[asyncio.Future[int]] = set()
+        self._watchers: set[asyncio.Future[None]] = set()
+        self._health = HealthProbe(self.base_url, settings.health_timeout)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start the backend and supervise it until a ``shutdown`` command completes."""
+        self.enqueue(Command("start"))
+        async with asyncio.TaskGroup() as tasks:
+            liveness = tasks.create_task(self._watch_liveness())
+            try:
+                while True:
+                    item = await self._queue.get()
+                    if await self._dispatch(item):
+                        break
+            finally:
+                liveness.cancel()
+                await self._health.aclose()
+
+    def enqueue(self, item: Item) -> None:
+        self._queue.put_nowait(item)
+
+    async def command(self, name: str) -> None:
+        """Run a user command through the loop (validated first); returns once it is accepted."""
+        if self.state == "stopping" and name != "shutdown":
+            raise OpError("busy", "the backend is stopping; retry once it is stopped")
+        self.enqueue(Command(name))
+
+    async def shutdown(self) -> None:
+        """Stop the backend and end :meth:`run`; returns when the backend is stopped."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.enqueue(Command("shutdown", done))
+        await done
+
+    async def _dispatch(self, item: Item) -> bool:
+        match item:
+            case Ready(proc):
+                await self.handle_ready(proc)
+            case Exited(proc, code):
+                await self.handle_exit(proc, code)
+            case Unresponsive(proc):
+                self.handle_unresponsive(proc)
+            case StartTimedOut(proc):
+                await self.handle_start_timeout(proc)
+            case Command("shutdown", done):
+                await self.handle_stop()
+                if done is not None:
+                    done.set_result(None)
+                return True
+            case Command(name):
+                await getattr(self, f"handle_{name}")()
+        return False
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    async def handle_start(self) -> None:
+        """Start from ``stopped``/``error`` (a user's start forgets past crashes)."""
+        if self.state in ("running", "starting"):
+            return
+        self._backoff.reset()
+        self._standby_backoff.reset()
+        self.state = "starting"
+        await self._bring_up()
+        await self._set("starting", reason="start requested", pid=self._pid_of(self.incoming))
+
+    async def handle_restart(self) -> None:
+        """Planned restart: bring up a replacement, then retire the old one gracefully."""
+        if self.state in ("stopped", "error"):
+            await self.handle_start()
+            return
+        if self.incoming is not None:
+            return  # a replacement is already on its way
+        self._backoff.reset()
+        self.restarts += 1
+        await self._bring_up()
+        await self._set("starting", reason="restart requested", pid=self._pid_of(self.incoming))
+
+    async def handle_take_over(self) -> None:
+        """After a crash's backoff: bring up the next active process."""
+        if self.state == "starting" and self.active is None and self.incoming is None:
+            await self._bring_up()
+
+    async def handle_ready(self, proc: BackendProcess) -> None:
+        if proc is not self.incoming:
+            return
+        if not await self._health.check():
+            log.warning("ready_but_unhealthy", backend_pid=proc.pid)
+            self._kill(proc, "unhealthy at start")
+            return
+        old, self.active, self.incoming = self.active, proc, None
+        if old is not None:
+            self._retire(old)
+        await self._set("running", pid=proc.pid)
+        await self.handle_standby()
+
+    async def handle_exit(self, proc: BackendProcess, code: int) -> None:
+        proc.release()
+        if self._records is not None:
+            self._records.remove(proc.pid)
+        if proc is self.standby:
+            self.standby = None
+            self._schedule(self._standby_backoff.on_exit(time.monotonic(), None), "standby")
+            log.warning("standby_exited", backend_pid=proc.pid, exit=describe_exit(code))
+            return
+        if proc is not self.active and proc is not self.incoming:
+            return  # retired or stopped on purpose
+        uptime = proc.uptime if proc is self.active else None
+        self.active = None if proc is self.active else self.active
+        self.incoming = None if proc is self.incoming else self.incoming
+        reason = self._kill_reasons.pop(proc.pid, None) or f"crashed ({describe_exit(code)})"
+        delay = self._backoff.on_exit(time.monotonic(), uptime)
+        if delay is None:
+            await self._give_up(proc, code, reason)
+            return
+        self.restarts += 1
+        self.state = "starting"
+        if delay == 0:
+            await self._bring_up()
+        else:
+            self._schedule(delay, "take_over")
+            reason += f"; restarting in {delay:.2f} s"
+        await self._set("starting", reason=reason, exit_code=code, pid=self._pid_of(self.incoming))
+
+    def handle_unresponsive(self, proc: BackendProcess) -> None:
+        if proc is self.active:
+            log.warning("backend_unresponsive", backend_pid=proc.pid)
+            self._kill(proc, "unresponsive")
+
+    async def handle_start_timeout(self, proc: BackendProcess) -> None:
+        if proc is not self.incoming or proc.ready:
+            return
+        self.incoming = None
+        reason = f"the backend did not become ready within {self.settings.start_timeout:g} s"
+        self._retire(proc, grace=0)
+        await self._set("error", reason=reason)
+
+    async def handle_standby(self) -> None:
+        """Keep one warm standby while the backend runs (when enabled)."""
+        if not self.settings.standby or self.standby is not None or self.state != "running":
+            return
+        self.standby = await self._spawn("standby")
+
+    async def handle_stop(self) -> None:
+        """Stop every backend process gracefully; the port stays held."""
+        if self.state == "stopped":
+            return
+        await self._set("stopping", reason="stop requested", pid=self._pid_of(self.active))
+        procs = [p for p in (self.active, self.incoming, self.standby) if p is not None]
+        self.active = self.incoming = self.standby = None
+        for proc in procs:
+            self._retire(proc)
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        await self._set("stopped", reason="stopped on request", pid=None)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _bring_up(self) -> None:
+        standby, self.standby = self.standby, None
+        if standby is not None and standby.child.running:
+            standby.promote()
+            self.incoming = standby
+            if standby.ready:  # promoted before it reported standby: already serving
+                self.enqueue(Ready(standby))
+        else:
+            self.incoming = await self._spawn("active")
+        incoming = self.incoming
+        asyncio.get_running_loop().call_later(
+            self.settings.start_timeout, self.enqueue, StartTimedOut(incoming)
+        )
+
+    async def _spawn(self, role: Role) -> BackendProcess:
+        config = BackendConfig(
+            port=self.port,
+            token=self.token,
+            instance=self.instance,
+            data_dir=self.settings.data_dir,
+            log_dir=self.settings.log_dir,
+            role=role,
+            app=self.settings.backend_app,
+            graceful_timeout=self.settings.backend_graceful_timeout,
+        )
+        proc = await BackendProcess.spawn(
+            config,
+            self.sock,
+            python=self.settings.python,
+            log_dir=self.settings.log_dir,
+            on_ready=lambda p: self.enqueue(Ready(p)),
+        )
+        if self._records is not None:
+            self._records.add("backend", proc.pid)
+        self._watch_exit(proc)
+        return proc
+
+    def _watch_exit(self, proc: BackendProcess) -> None:
+        async def wait() -> None:
+            self.enqueue(Exited(proc, await proc.child.wait()))
+
+        task = asyncio.ensure_future(wait())
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    def _retire(self, proc: BackendProcess, grace: float | None = None) -> None:
+        """Stop ``proc`` in the background: SIGTERM, wait, SIGKILL."""
+        proc.release()
+        timeout = self.settings.stop_timeout if grace is None else grace
+        task = asyncio.ensure_future(proc.child.terminate(timeout))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    def _kill(self, proc: BackendProcess, reason: str) -> None:
+        self._kill_reasons[proc.pid] = reason
+        proc.child.kill()
+
+    def _schedule(self, delay: float | None, command: str) -> None:
+        if delay is None:
+            return
+        if delay <= 0:
+            self.enqueue(Command(command))
+        else:
+            asyncio.get_running_loop().call_later(delay, self.enqueue, Command(command))
+
+    async def _give_up(self, proc: BackendProcess, code: int, reason: str) -> None:
+        if self.standby is not None:
+            self._retire(self.standby, grace=0)
+            self.standby = None
+        window = self.settings.restart.crash_window
+        tail = " | ".join(line for line in proc.child.tail(5) if line.strip())
+        diagnosis = (
+            f"gave up: the backend crashed more than {self.settings.restart.max_crashes} times "
+            f"in {window:g} s; last: {reason}"
+        )
+        if tail:
+            diagnosis += f"; last output: {tail}"
+        log.error("backend_crash_loop", reason=reason, last_output=proc.child.tail())
+        await self._set("error", reason=diagnosis, exit_code=code, pid=None)
+
+    async def _set(
+        self,
+        state: BackendState,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
+        pid: int | None = None,
+    ) -> None:
+        self.state = state
+        status = BackendStatus(
+            state=state,
+            port=self.port,
+            pid=pid,
+            restarts=self.restarts,
+            reason=reason,
+            exit_code=exit_code,
+        )
+        log.info("backend_state", state=state, backend_pid=pid, reason=reason)
+        await self._publish(status)
+
+    @staticmethod
+    def _pid_of(proc: BackendProcess | None) -> int | None:
+        return proc.pid if proc is not None else None
+
+    async def _watch_liveness(self) -> None:
+        """GET /health every interval while running; enough misses in a row → Unresponsive."""
+        misses = 0
+        while True:
+            await asyncio.sleep(self.settings.health_interval)  # the probe's period, not a wait
+            proc = self.active
+            if self.state != "running" or proc is None or self.incoming is not None:
+                misses = 0
+                continue
+            misses = 0 if await self._health.check() else misses + 1
+            if misses >= self.settings.health_misses and proc is self.active:
+                misses = 0
+                self.enqueue(Unresponsive(proc))

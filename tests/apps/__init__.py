@@ -1,0 +1,1 @@
+"""Backend app factories for tests: minimal, crashing at once, and so on."""

@@ -1,0 +1,272 @@
+"""main supervising a real backend: recovery, hand-off, give-up, orphans, stale records, bus."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import psutil
+import pytest
+import zmq
+import zmq.asyncio
+
+from bus import Endpoints
+from services.supervision import Child, ChildSpec
+from services.supervision.records import ProcessRecord, ProcessRecords
+from tests.fixtures.processes import (
+    MainProcess,
+    StatusLog,
+    main_argv,
+    running_main,
+    spawn_main,
+)
+from tests.integration.streams import RequestStream
+
+CRASH_APP = "tests.apps.minimal:create_crashing_app"
+
+
+def is_running(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """The pids still alive once ``timeout`` has passed or all are gone (psutil waits)."""
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = await asyncio.to_thread(psutil.wait_procs, procs, timeout)
+    return [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_sigkill_recovers_on_same_port_without_failed_requests(
+    main_process: MainProcess,
+) -> None:
+    """SIGKILL of the serving backend: starting then running, same port, new pid, 0 failed GETs."""
+    first = await main_process.status()
+    stream = RequestStream((await main_process.port_info()).base_url)
+    stream.start()
+    mark = len(main_process.log.events)
+    os.kill(first.pid or 0, signal.SIGKILL)
+    starting = await main_process.log.wait_for(lambda e: e.state == "starting", after=mark)
+    running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    await stream.served_by(running.pid or 0)
+    await stream.stop()
+    assert starting.reason == "crashed (signal SIGKILL)"
+    assert starting.exit_code == -signal.SIGKILL
+    assert running.port == first.port
+    assert running.pid not in (None, first.pid)
+    assert running.restarts == first.restarts + 1
+    assert stream.failures == []
+    assert stream.pids[-1] == running.pid
+
+
+async def test_planned_restart_hands_off_without_failed_requests(
+    main_process: MainProcess,
+) -> None:
+    """restart_backend under a request stream: new pid serving, the old one gone, 0 failures."""
+    first = await main_process.status()
+    stream = RequestStream((await main_process.port_info()).base_url)
+    stream.start()
+    await stream.served_by(first.pid or 0, count=10)
+    mark = len(main_process.log.events)
+    assert (await main_process.call("restart_backend")).accepted
+    running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    await stream.served_by(running.pid or 0)
+    await stream.stop()
+    assert running.pid != first.pid
+    assert stream.failures == []
+    assert await wait_gone([first.pid or 0], timeout=15.0) == []
+
+
+async def test_sigstop_is_restarted_as_unresponsive(main_process: MainProcess) -> None:
+    """A hung (SIGSTOPped) backend misses 3 health probes and is replaced, reason unresponsive."""
+    first = await main_process.status()
+    mark = len(main_process.log.events)
+    os.kill(first.pid or 0, signal.SIGSTOP)
+    try:
+        starting = await main_process.log.wait_for(
+            lambda e: e.state == "starting", after=mark, timeout=20.0
+        )
+        running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    finally:
+        if is_running(first.pid):
+            os.kill(first.pid or 0, signal.SIGCONT)
+    assert starting.reason == "unresponsive"
+    assert running.pid != first.pid
+    assert not is_running(first.pid)
+
+
+async def test_crash_loop_backs_off_then_gives_up_with_diagnosis(runtime_dir: Path) -> None:
+    """A backend that exits at once: growing gaps between restarts, then error with exit code."""
+    endpoints = Endpoints(runtime_dir)
+    log = StatusLog(endpoints)
+    child = await Child.spawn(
+        ChildSpec("main", main_argv(runtime_dir, "--no-standby", app=CRASH_APP), dict(os.environ))
+    )
+    try:
+        error = await log.wait_for(lambda e: e.state == "error", timeout=60.0)
+        cpu = psutil.Process(child.pid).cpu_times()
+        starts = [e.ts for e in log.events if e.state == "starting"]
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert len(starts) >= 5
+        assert all(later > earlier for earlier, later in zip(gaps, gaps[1:], strict=False))
+        assert error.exit_code == 3
+        assert error.reason is not None
+        assert "exit code 3" in error.reason
+        assert "cannot open the database" in error.reason
+        assert cpu.user + cpu.system < 5.0
+        control = MainProcess(child, endpoints, log)
+        try:
+            assert (await control.port_info()).state == "error"
+            assert (await control.status()).port == error.port
+        finally:
+            control.control.close()
+    finally:
+        assert await child.terminate(20.0) == 0
+        log.close()
+
+
+async def test_sigkill_of_main_leaves_no_backend(runtime_dir: Path) -> None:
+    """main SIGKILLed: its backends (active and standby) are gone within 1 s."""
+    main = await spawn_main(runtime_dir)
+    try:
+        await main.log.wait_for(lambda e: e.state == "running")
+        backends = [p.pid for p in main.descendants()]
+        assert backends
+        main.child.kill()
+        await main.child.wait()
+        assert await wait_gone(backends, timeout=1.0) == []
+    finally:
+        main.log.close()
+
+
+async def test_stale_backend_of_dead_main_is_ended_and_strangers_left_alone(
+    runtime_dir: Path,
+) -> None:
+    """A recorded backend of a dead main is ended; a stranger on 1733 lives, main takes a port."""
+    stranger = socket.socket()
+    stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        stranger.bind(("127.0.0.1", 1733))
+    except OSError:
+        stranger.close()
+        pytest.skip("port 1733 is held by another program on this machine; the test needs it")
+    stranger.listen()
+    stale = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # the stale one
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        records = ProcessRecords(runtime_dir / "processes.json")
+        records.add("backend", stale.pid)
+        forged = ProcessRecord("backend", unrelated.pid, 12345.0, ["not", "this"])
+        (runtime_dir / "processes.json").write_bytes(
+            (runtime_dir / "processes.json").read_bytes()[:-1] + b"," + _encode(forged) + b"]"
+        )
+        async with running_main(runtime_dir) as main:
+            status = await main.status()
+            assert stale.poll() is not None
+            assert unrelated.poll() is None
+            assert status.port != 1733
+            assert stranger.fileno() != -1
+    finally:
+        for proc in (stale, unrelated):
+            proc.kill()
+            proc.wait()
+        stranger.close()
+
+
+def _encode(record: ProcessRecord) -> bytes:
+    return msgspec.json.encode(record)
+
+
+async def test_second_main_is_refused(main_process: MainProcess) -> None:
+    """A second main on the same runtime dir exits at once, saying another one runs."""
+    argv = main_argv(main_process.endpoints.runtime_dir)
+    done = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 1
+    assert "already running" in done.stderr
+    assert (await main_process.status()).state == "running"
+
+
+async def test_pinned_port_in_use_fails_with_clear_message(runtime_dir: Path) -> None:
+    """--port N with N taken: exit 1 and a message naming the port and what to do."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            main_argv(runtime_dir, "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    assert f"port {port}" in done.stderr
+    assert "--port" in done.stderr
+
+
+async def test_garbage_on_control_gets_error_replies(main_process: MainProcess) -> None:
+    """Malformed requests on control.sock get error replies; main keeps serving."""
+    ctx = zmq.asyncio.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(main_process.endpoints.control)
+    bad = [
+        [b"", b"\xff\xfe"],
+        [b"", b"[]"],
+        [b"", b'{"v": 1, "id": "x", "op": "launch_missiles"}'],
+        [b"", b'{"v": 9, "id": "x", "op": "ping"}'],
+        [b"", b'{"v": 1, "id": "x", "op": "ping", "args": {"extra": 1}}'],
+        [b"", b"a", b"b"],
+    ]
+    codes = []
+    for frames in bad:
+        await sock.send_multipart(frames)
+        async with asyncio.timeout(5):
+            reply = await sock.recv_multipart()
+        codes.append(msgspec.json.decode(reply[-1])["error"]["code"])
+    sock.close(linger=0)
+    assert codes == [
+        "bad_request",
+        "bad_request",
+        "unknown_op",
+        "unsupported_version",
+        "bad_request",
+        "bad_request",
+    ]
+    assert (await main_process.status()).state == "running"
+
+
+async def test_stop_and_start_backend(main_process: MainProcess) -> None:
+    """stop_backend → stopping, stopped, no backend process; start_backend → running again."""
+    first = await main_process.status()
+    family = [p.pid for p in main_process.descendants()]
+    mark = len(main_process.log.events)
+    await main_process.call("stop_backend")
+    await main_process.log.wait_for(lambda e: e.state == "stopped", after=mark)
+    assert await wait_gone(family, timeout=5.0) == []
+    assert (await main_process.port_info()).port == first.port
+    mark = len(main_process.log.events)
+    await main_process.call("start_backend")
+    running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    assert running.port == first.port
+
