@@ -158,17 +158,28 @@ class CaptureStatus(Event, kw_only=True):
     counters: CaptureCounters = msgspec.field(default_factory=CaptureCounters)
     last_error: str | None = None
     spool_bytes: int = 0
+    spool_frames: int = 0
 
 
 class CaptureFrame(Event, kw_only=True):
-    """``capture.frame``: one kept frame, stored by the backend under ``id``."""
+    """``capture.frame``: one kept frame, stored by the backend under ``id``.
+
+    ``key`` is the capture process's frame id, sent as the upload's ``Idempotency-Key``.
+    """
 
     id: str
+    key: str = ""
     monitor: int
     captured_at: float
     width: int
     height: int
     bytes: int
+
+
+class CaptureNowArgs(Message, kw_only=True):
+    """``capture_now``: grab every monitor at once; ``force`` keeps the frames even if unchanged."""
+
+    force: bool = False
 
 
 class CaptureNowResult(Message, kw_only=True):

@@ -1,0 +1,83 @@
+"""Decide per monitor whether a frame changed meaningfully since the last kept one.
+
+Two steps, cheapest first:
+
+1. exact equality with the last *seen* frame of the monitor (a memcmp): an identical frame gets the
+   same verdict as that frame had against the kept one, which is "nothing new" either way;
+2. otherwise a downscaled comparison: both frames reduced to grey cells of ``CELL`` x ``CELL``
+   pixels (box average); the share of cells whose grey level moved by more than ``CELL_DELTA`` is
+   the frame's score, and it is kept when the score exceeds the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image, ImageChops
+
+from services.capture.frames import RawFrame
+
+CELL = 12  # pixels per side of one comparison cell
+CELL_DELTA = 6  # grey levels (of 255) a cell must move to count as changed
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether to keep a frame, and its changed share of cells (0 when identical)."""
+
+    keep: bool
+    score: float
+    exact: bool = False
+
+
+def cells(frame: RawFrame) -> Image.Image:
+    """The frame as grey ``CELL``-pixel cells."""
+    image = Image.frombuffer("RGB", frame.size, frame.bgra, "raw", "BGRX", 0, 1)
+    return image.reduce(CELL).convert("L")
+
+
+def changed_share(before: Image.Image, after: Image.Image) -> float:
+    """The share of cells whose grey level differs by more than ``CELL_DELTA``."""
+    moved = ImageChops.difference(before, after).point(lambda v: 255 if v > CELL_DELTA else 0)
+    histogram = moved.histogram()
+    return histogram[255] / max(1, before.width * before.height)
+
+
+@dataclass(slots=True)
+class _Monitor:
+    seen: RawFrame
+    kept_cells: Image.Image | None
+
+
+class ChangeDetector:
+    """Per-monitor memory of the last seen frame and the cells of the last kept one."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._monitors: dict[int, _Monitor] = {}
+
+    def check(self, frame: RawFrame) -> Verdict:
+        """Judge ``frame`` against its monitor's last kept frame and remember it as seen."""
+        state = self._monitors.get(frame.monitor)
+        if state is not None and state.seen.size == frame.size and state.seen.bgra == frame.bgra:
+            state.seen = frame
+            return Verdict(keep=False, score=0.0, exact=True)
+        current = cells(frame)
+        kept = state.kept_cells if state is not None else None
+        if kept is None or kept.size != current.size:
+            verdict = Verdict(keep=True, score=1.0)
+        else:
+            score = changed_share(kept, current)
+            verdict = Verdict(keep=score > self.threshold, score=score)
+        self._monitors[frame.monitor] = _Monitor(
+            seen=frame, kept_cells=current if verdict.keep else kept
+        )
+        return verdict
+
+    def force_keep(self, frame: RawFrame) -> None:
+        """Record ``frame`` as kept whatever its verdict (a forced ``capture_now``)."""
+        self._monitors[frame.monitor] = _Monitor(seen=frame, kept_cells=cells(frame))
+
+    def forget(self) -> None:
+        """Forget every monitor: the next frame of each is kept (e.g. after the display changed)."""
+        self._monitors.clear()

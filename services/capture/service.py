@@ -1,0 +1,197 @@
+"""The capture process: grab on an interval or on demand, keep what changed, pass it on to upload.
+
+One loop grabs every monitor each ``interval`` seconds (measured from the start of the previous
+grab) unless paused. A grab error puts the process in ``unavailable`` with the reason and retries
+with a growing delay; the process never exits over it. The REP endpoint ``capture.sock`` answers
+``pause``, ``resume``, ``capture_now`` and ``get_status``; the last three share one code path with
+the loop. Kept frames and state go out as ``capture.frame`` and ``capture.status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+
+from bus import Endpoints, NoArgs, OpError, Publisher, Replier, endpoints
+from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
+from services.capture.backend_link import BackendLink, StoredCapture
+from services.capture.change import ChangeDetector
+from services.capture.encoder import Encoder
+from services.capture.frames import RawFrame, Shot
+from services.capture.grabber import Grabber, GrabError
+from services.capture.settings import CaptureSettings
+from services.capture.spool import Spool
+from services.capture.status import StatusBoard
+from services.capture.uploader import Uploader
+
+log = structlog.get_logger("capture.service")
+
+GRAB_RETRY_MIN = 0.5  # seconds before the first retry of a failed grab
+GRAB_RETRY_MAX = 5.0
+
+
+class CaptureService:
+    """Everything the capture process runs, built from one settings object."""
+
+    def __init__(self, settings: CaptureSettings, bus: Endpoints) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.publisher = Publisher(bus.publish)
+        self.board = StatusBoard(self.publisher, settings.interval)
+        self.grabber = Grabber(settings.display)
+        self.detector = ChangeDetector(settings.threshold)
+        self.encoder = Encoder(settings)
+        self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_max_age)
+        self.link = BackendLink(bus, asyncio.Event(), settings.upload_timeout)
+        self.uploader = Uploader(self.link, self.spool, self)
+        self.replier = Replier(bus.capture)
+        self._register_ops()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._kick = asyncio.Event()
+        self._grab_lock = asyncio.Lock()
+        self._retry = GRAB_RETRY_MIN
+
+    def _register_ops(self) -> None:
+        self.replier.register("pause", NoArgs, self.handle_pause)
+        self.replier.register("resume", NoArgs, self.handle_resume)
+        self.replier.register("capture_now", CaptureNowArgs, self.handle_capture_now)
+        self.replier.register("get_status", NoArgs, self.handle_get_status)
+
+    async def run(self) -> None:
+        """Serve and capture until cancelled; the spool keeps whatever was not stored yet."""
+        self.replier.bind()
+        self.publisher.connect()
+        self.board.spool(len(self.spool), self.spool.size_bytes)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.replier.serve())
+                tasks.create_task(self.link.follow())
+                tasks.create_task(self.uploader.run())
+                tasks.create_task(self.board.run())
+                tasks.create_task(self._loop())
+        finally:
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        await self.uploader.spool_pending()
+        await self.board.set_state("stopped")
+        await self.link.aclose()
+        self.grabber.close()
+        self.publisher.close()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            await self._resumed.wait()
+            started = time.monotonic()
+            delay = self.settings.interval
+            try:
+                await self.capture_once()
+            except GrabError:
+                delay, self._retry = self._retry, min(self._retry * 2, GRAB_RETRY_MAX)
+            await self._wait(started + delay - time.monotonic())
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, cut short by pause, resume or an interval change."""
+        self._kick.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._kick.wait()
+
+    async def capture_once(self, *, force: bool = False) -> CaptureNowResult:
+        """Grab every monitor and hand the changed frames on; :class:`GrabError` if impossible."""
+        async with self._grab_lock:
+            frames = await self._grab()
+            kept = 0
+            for frame in frames:
+                self.board.count("grabbed")
+                if await self._judge(frame, force=force):
+                    kept += 1
+                    self.board.count("kept")
+                    self.uploader.submit(await asyncio.to_thread(self.encoder.encode, frame))
+                else:
+                    self.board.count("skipped")
+            return CaptureNowResult(kept=kept, skipped=len(frames) - kept)
+
+    async def _grab(self) -> list[RawFrame]:
+        try:
+            frames = await asyncio.to_thread(self.grabber.grab_all)
+        except GrabError as exc:
+            if self.board.state != "unavailable":
+                log.warning("capture_unavailable", reason=exc.reason)
+                self.detector.forget()
+            await self.board.set_state("unavailable", exc.reason)
+            raise
+        self._retry = GRAB_RETRY_MIN
+        if self.board.state in ("starting", "unavailable"):
+            await self.board.set_state("running" if self._resumed.is_set() else "paused")
+        return frames
+
+    async def _judge(self, frame: RawFrame, *, force: bool) -> bool:
+        if force:
+            await asyncio.to_thread(self.detector.force_keep, frame)
+            return True
+        verdict = await asyncio.to_thread(self.detector.check, frame)
+        return verdict.keep
+
+    # -- ops ---------------------------------------------------------------------------------------
+
+    async def handle_pause(self, _: NoArgs) -> CaptureStatus:
+        """Stop grabbing on the interval (``capture_now`` still works); the new status."""
+        self._resumed.clear()
+        self._kick.set()
+        if self.board.state != "unavailable":
+            await self.board.set_state("paused")
+        return await self.board.snapshot()
+
+    async def handle_resume(self, _: NoArgs) -> CaptureStatus:
+        """Grab on the interval again, starting now; the new status."""
+        self._resumed.set()
+        self._kick.set()
+        if self.board.state == "paused":
+            await self.board.set_state("running")
+        return await self.board.snapshot()
+
+    async def handle_capture_now(self, args: CaptureNowArgs) -> CaptureNowResult:
+        """Grab every monitor at once, even while paused."""
+        try:
+            return await self.capture_once(force=args.force)
+        except GrabError as exc:
+            raise OpError("not_running", exc.reason) from exc
+
+    async def handle_get_status(self, _: NoArgs) -> CaptureStatus:
+        """The latest ``capture.status`` (published first if the counters moved)."""
+        self.board.spool(len(self.spool), self.spool.size_bytes)
+        return await self.board.snapshot()
+
+    # -- what the uploader reports (UploadSink) ----------------------------------------------------
+
+    async def stored(self, shot: Shot, record: StoredCapture) -> None:
+        self.board.count("uploaded")
+        self.board.spool(len(self.spool), self.spool.size_bytes)
+        frame = CaptureFrame(
+            id=record.id,
+            key=shot.id,
+            monitor=shot.meta.monitor,
+            captured_at=shot.meta.captured_at,
+            width=shot.meta.width,
+            height=shot.meta.height,
+            bytes=record.bytes,
+        )
+        await self.publisher.publish(endpoints.CAPTURE_FRAME, frame)
+
+    def spooled(self, shot: Shot) -> None:
+        self.board.count("spooled")
+        self.board.spool(len(self.spool), self.spool.size_bytes)
+
+    def dropped(self, frame_ids: list[str], reason: str) -> None:
+        self.board.count("dropped", len(frame_ids))
+        self.board.error(reason)
+
+    def failed(self, reason: str) -> None:
+        self.board.error(reason)

@@ -1,0 +1,169 @@
+"""The on-disk spool: kept frames wait here, in order, while the backend cannot take them.
+
+One file per shot, ``<seq>-<frame id>.shot``: a JSON line of :class:`ShotMeta`, then the image
+bytes. A file is written under a temporary name, fsynced and renamed, so a crash leaves either a
+whole shot or a ``.tmp`` that the next start deletes. The spool is bounded by total bytes and by
+age; past either bound the oldest shots are dropped (with a warning) and counted. Methods block:
+the service calls them through ``asyncio.to_thread``; a lock keeps the index consistent.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import structlog
+
+from services.capture.frames import Shot, ShotMeta
+
+log = structlog.get_logger("capture.spool")
+
+SUFFIX = ".shot"
+TMP_SUFFIX = ".tmp"
+_meta_decoder = msgspec.json.Decoder(ShotMeta)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One spooled shot on disk."""
+
+    name: str
+    size: int
+    captured_at: float
+
+
+class SpoolError(Exception):
+    """A spool file could not be written; the message names the path and the reason."""
+
+
+class Spool:
+    """Bounded FIFO of shots in ``path``; survives restarts of the capture process."""
+
+    def __init__(self, path: Path, max_bytes: int, max_age: float) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._next_seq = 1
+        self._load()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def ids(self) -> list[str]:
+        """The frame ids waiting, oldest first."""
+        with self._lock:
+            return [name.split("-", 1)[1].removesuffix(SUFFIX) for name in self._entries]
+
+    # -- operations --------------------------------------------------------------------------------
+
+    def put(self, shot: Shot) -> list[str]:
+        """Append ``shot``; returns the ids of shots dropped to stay within the bounds."""
+        with self._lock:
+            name = f"{self._next_seq:012d}-{shot.id}{SUFFIX}"
+            self._next_seq += 1
+            size = self._write(name, msgspec.json.encode(shot.meta) + b"\n" + shot.data)
+            self._add(Entry(name, size, shot.meta.captured_at))
+            return self._enforce()
+
+    def oldest(self) -> Shot | None:
+        """The oldest shot still within the bounds, or None when empty; it stays until removed."""
+        with self._lock:
+            self._enforce()
+            for entry in list(self._entries.values()):
+                shot = self._read(entry)
+                if shot is not None:
+                    return shot
+                self._discard(entry.name)
+            return None
+
+    def remove(self, frame_id: str) -> None:
+        """Delete the shot of ``frame_id`` (uploaded); a missing one is fine."""
+        with self._lock:
+            for name in [n for n in self._entries if n.endswith(f"-{frame_id}{SUFFIX}")]:
+                self._discard(name)
+
+    def expire(self) -> list[str]:
+        """Drop shots past the age bound; their ids."""
+        with self._lock:
+            return self._enforce()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        for child in self.path.iterdir():
+            if child.name.endswith(TMP_SUFFIX):
+                child.unlink(missing_ok=True)
+        names = sorted(p.name for p in self.path.iterdir() if p.name.endswith(SUFFIX))
+        for name in names:
+            info = (self.path / name).stat()
+            self._add(Entry(name, info.st_size, info.st_mtime))
+        if names:
+            self._next_seq = int(names[-1].split("-", 1)[0]) + 1
+            log.info("spool_loaded", frames=len(names), bytes=self._bytes, path=str(self.path))
+
+    def _write(self, name: str, body: bytes) -> int:
+        tmp = self.path / f".{name}{TMP_SUFFIX}"
+        try:
+            with tmp.open("wb") as stream:
+                stream.write(body)
+                stream.flush()
+                os.fsync(stream.fileno())
+            tmp.rename(self.path / name)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise SpoolError(f"cannot write to the spool {self.path}: {exc.strerror}") from exc
+        return len(body)
+
+    def _read(self, entry: Entry) -> Shot | None:
+        try:
+            raw = (self.path / entry.name).read_bytes()
+            head, _, data = raw.partition(b"\n")
+            return Shot(meta=_meta_decoder.decode(head), data=data)
+        except (OSError, msgspec.DecodeError) as exc:
+            log.warning("spool_unreadable", file=entry.name, error=str(exc))
+            return None
+
+    def _add(self, entry: Entry) -> None:
+        self._entries[entry.name] = entry
+        self._bytes += entry.size
+
+    def _discard(self, name: str) -> None:
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            self._bytes -= entry.size
+            (self.path / name).unlink(missing_ok=True)
+
+    def _enforce(self) -> list[str]:
+        dropped: list[str] = []
+        horizon = time.time() - self.max_age
+        while self._entries:
+            entry = next(iter(self._entries.values()))
+            if self._bytes <= self.max_bytes and entry.captured_at >= horizon:
+                break
+            self._discard(entry.name)
+            dropped.append(entry.name.split("-", 1)[1].removesuffix(SUFFIX))
+        if dropped:
+            self.dropped += len(dropped)
+            log.warning(
+                "spool_full_dropped_oldest",
+                dropped=len(dropped),
+                max_bytes=self.max_bytes,
+                max_age_s=self.max_age,
+            )
+        return dropped

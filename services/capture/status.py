@@ -1,0 +1,90 @@
+"""The capture process's state and counters, published on ``capture.status`` (Clone pattern).
+
+Every state change is published at once. Counter changes are published at most once per
+``STATUS_EVERY`` seconds, and before any ``get_status`` answer, so a snapshot is always the latest
+published event with its ``seq``, never a state that was not published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import msgspec
+import structlog
+
+from bus import Publisher, endpoints
+from bus.messages import CaptureCounters, CaptureState, CaptureStatus
+
+log = structlog.get_logger("capture.status")
+
+STATUS_EVERY = 1.0  # seconds between publications of changed counters
+
+
+class StatusBoard:
+    """Current state, counters and last error; publishes them as ``capture.status``."""
+
+    def __init__(self, publisher: Publisher, interval: float) -> None:
+        self.publisher = publisher
+        self.interval = interval
+        self.state: CaptureState = "starting"
+        self.counters = CaptureCounters()
+        self.last_error: str | None = None
+        self.spool_bytes = 0
+        self.spool_frames = 0
+        self._latest: CaptureStatus | None = None
+        self._dirty = True
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        """Add ``amount`` to one of the :class:`CaptureCounters`."""
+        setattr(self.counters, counter, getattr(self.counters, counter) + amount)
+        self._dirty = True
+
+    def error(self, message: str) -> None:
+        """Remember ``message`` as the last error (published with the next status)."""
+        self.last_error = message
+        self._dirty = True
+
+    def spool(self, frames: int, size: int) -> None:
+        """Record the spool's current size."""
+        if (frames, size) != (self.spool_frames, self.spool_bytes):
+            self.spool_frames, self.spool_bytes = frames, size
+            self._dirty = True
+
+    async def set_state(self, state: CaptureState, reason: str | None = None) -> None:
+        """Move to ``state``, publishing at once if it changed; ``reason`` is the last error."""
+        if reason is not None:
+            self.error(reason)
+        if state == self.state:
+            return
+        log.info("capture_state", state=state, previous=self.state, reason=reason)
+        self.state = state
+        await self.publish()
+
+    async def publish(self) -> CaptureStatus:
+        """Publish the current status; returns the stamped event."""
+        event = CaptureStatus(
+            state=self.state,
+            pid=os.getpid(),
+            interval_s=self.interval,
+            counters=msgspec.structs.replace(self.counters),
+            last_error=self.last_error,
+            spool_bytes=self.spool_bytes,
+            spool_frames=self.spool_frames,
+        )
+        self._dirty = False
+        self._latest = await self.publisher.publish(endpoints.CAPTURE_STATUS, event)
+        return self._latest
+
+    async def snapshot(self) -> CaptureStatus:
+        """The latest published status, publishing first if anything changed since."""
+        if self._dirty or self._latest is None:
+            return await self.publish()
+        return self._latest
+
+    async def run(self) -> None:
+        """Publish changed counters every ``STATUS_EVERY`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(STATUS_EVERY)
+            if self._dirty:
+                await self.publish()

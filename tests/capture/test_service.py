@@ -1,0 +1,108 @@
+"""The capture process on its own (bus proxy, no main): states, ops, skipping, spool, no display."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bus import Endpoints, RemoteError
+from tests.capture.harness import event_proxy, running_capture
+from tests.fixtures.display import XServer, running_xvfb, unused_display_number
+
+pytestmark = pytest.mark.display
+
+FAST = ("--interval", "0.2")
+
+
+@pytest.fixture
+async def proxy(endpoints: Endpoints) -> AsyncIterator[None]:
+    """main's event forwarder, without main."""
+    async with event_proxy(endpoints):
+        yield
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_no_display_is_unavailable_and_the_process_stays_up(runtime_dir: Path) -> None:
+    """Without DISPLAY: capture.status unavailable with the reason; ops still answered."""
+    async with running_capture(runtime_dir, FAST) as capture:
+        status = await capture.wait_status(lambda s: s.state == "unavailable")
+        assert status.last_error is not None
+        assert "DISPLAY is not set" in status.last_error
+        with pytest.raises(RemoteError, match="DISPLAY is not set"):
+            await capture.capture_now()
+        assert (await capture.get_status()).state == "unavailable"
+        assert capture.child.running
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_recovers_when_the_display_appears(runtime_dir: Path) -> None:
+    """A display that is not there yet → unavailable; once an X server runs there → running."""
+    number = unused_display_number()
+    async with running_capture(runtime_dir, (*FAST, "--display", f":{number}")) as capture:
+        await capture.wait_status(lambda s: s.state == "unavailable")
+        with running_xvfb(number=number) as server:
+            server.fill("#102030")
+            seen = len(capture.status.events)
+            await capture.status.wait_for(lambda s: s.state == "running", after=seen)
+            await capture.status.wait_for(lambda s: s.counters.kept >= 1, after=seen)
+        await capture.status.wait_for(lambda s: s.state == "unavailable", after=seen)
+        assert capture.child.running
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_unchanged_screen_frames_are_skipped(runtime_dir: Path, xvfb: XServer) -> None:
+    """On a still screen only the first frame is kept; every later grab is skipped."""
+    xvfb.fill("#445566")
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        status = await capture.wait_status(lambda s: s.counters.grabbed >= 6)
+        assert status.counters.kept == 1
+        assert status.counters.skipped == status.counters.grabbed - 1
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_a_change_on_screen_is_kept(runtime_dir: Path, xvfb: XServer) -> None:
+    """Painting the screen another colour makes the next grab a kept frame."""
+    xvfb.fill("white")
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        await capture.wait_status(lambda s: s.counters.kept == 1)
+        xvfb.fill("black")
+        status = await capture.wait_status(lambda s: s.counters.kept == 2)
+        assert status.counters.dropped == 0
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_pause_resume_and_capture_now(runtime_dir: Path, xvfb: XServer) -> None:
+    """pause stops the interval grabs, capture_now still grabs (forced: kept), resume restarts."""
+    xvfb.fill("white")
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        await capture.wait_status(lambda s: s.state == "running")
+        paused = await capture.op("pause")
+        assert paused.state == "paused"
+        result = await capture.capture_now()
+        assert (result.kept, result.skipped) in ((0, 1), (1, 0))
+        forced = await capture.capture_now(force=True)
+        assert (forced.kept, forced.skipped) == (1, 0)
+        before = (await capture.get_status()).counters.grabbed
+        assert (await capture.op("resume")).state == "running"
+        await capture.wait_status(lambda s: s.counters.grabbed >= before + 3)
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_kept_frames_wait_in_the_spool_across_a_restart(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """With no main to upload to, kept frames are spooled and still there after a restart."""
+    args = ("--interval", "3600")
+    xvfb.fill("white")
+    async with running_capture(runtime_dir, args, display=xvfb.display) as capture:
+        await capture.wait_status(lambda s: s.counters.kept == 1)  # the grab at start
+        for color in ("red", "green", "blue"):
+            xvfb.fill(color)
+            assert (await capture.capture_now()).kept == 1
+        status = await capture.wait_status(lambda s: s.spool_frames == 4)
+        assert status.counters.spooled == 4
+    async with running_capture(runtime_dir, args, display=xvfb.display) as capture:
+        status = await capture.wait_status(lambda s: s.state == "running")
+        assert status.spool_frames == 4
