@@ -25,7 +25,7 @@ def main() -> int:
     try:
         config = BackendConfig.from_env()
     except (KeyError, ValueError) as exc:
-        log.error("bad_spawn_environment", error=str(exc))
+        log.error("bad_spawn_environment", error=str(exc))  # noqa: TRY400 - the message is all
         return 2
     if config.parent_pid:
         die_with_parent(config.parent_pid)
@@ -36,7 +36,7 @@ def main() -> int:
     try:
         BackendServer(config, sock).run()
     except ContractError as exc:
-        log.error("spawn_contract_broken", error=str(exc))
+        log.error("spawn_contract_broken", error=str(exc))  # noqa: TRY400 - the message is all
         return 2
     return 0
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+import httpx
 import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
@@ -19,6 +20,7 @@ from services.supervision.lifeline import watch_pipe
 
 log = structlog.get_logger(__name__)
 
+HEALTH_PATH = "/health"
 PARENT_GONE_GRACE = 0.5  # seconds to finish in-flight requests once main is gone
 
 
@@ -47,7 +49,7 @@ class BackendServer(uvicorn.Server):
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=config.graceful_timeout,
+            timeout_graceful_shutdown=max(1, round(config.graceful_timeout)),
         )
         uv_config.load()
         uv_config.lifespan_class = _lifespan_class(self)
@@ -70,11 +72,23 @@ class BackendServer(uvicorn.Server):
     async def after_app_startup(self) -> None:
         """Between the app's startup and the first accept: a standby waits here for ``serve``."""
         assert self._promoted is not None
+        await self._warm_up()
         if not self._promoted.done():
             self._report(STANDBY_LINE)
             log.info("standby_waiting")
             await self._promoted
             log.info("promoted")
+
+    async def _warm_up(self) -> None:
+        """One in-process GET /health before serving: it builds the middleware stack and loads
+        the lazy code paths, so the first real request after a promotion is as quick as any."""
+        transport = httpx.ASGITransport(app=self.config.loaded_app)
+        base_url = f"http://127.0.0.1:{self.backend.port}"
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+                await client.get(HEALTH_PATH)
+        except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs speed
+            log.warning("warm_up_failed", error=str(exc))
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

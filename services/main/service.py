@@ -1,4 +1,4 @@
-"""main: the bus hub (control replies, the event proxy, heartbeats) around the backend supervisor."""
+"""main: the bus hub (control replies, event proxy, heartbeats) around the backend supervisor."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ class MainService:
                 serving = tasks.create_task(replier.serve())
                 beating = tasks.create_task(self._heartbeat())
                 tasks.create_task(self._stop_on_signal())
-                log.info("main_ready", port=self.supervisor.port, runtime_dir=str(self.endpoints.runtime_dir))
+                runtime_dir = str(self.endpoints.runtime_dir)
+                log.info("main_ready", port=self.supervisor.port, runtime_dir=runtime_dir)
                 await self.supervisor.run()
                 await replier.drain()
                 for task in (serving, beating, proxy_task):

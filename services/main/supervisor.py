@@ -313,6 +313,7 @@ class BackendSupervisor:
             asyncio.get_running_loop().call_later(delay, self.enqueue, Command(command))
 
     async def _give_up(self, proc: BackendProcess, code: int, reason: str) -> None:
+        await proc.child.reaped()  # its last words are read to the end
         if self.standby is not None:
             self._retire(self.standby, grace=0)
             self.standby = None

@@ -88,6 +88,8 @@ class Child:
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._output = _output_logger(spec)
         self._pump = asyncio.ensure_future(self._read_output())
+        self._ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._watch_pidfd()
         self._exited = asyncio.ensure_future(self._wait())
 
     @classmethod
@@ -120,14 +122,45 @@ class Child:
         log.info("child_started", child=spec.name, child_pid=process.pid)
         return cls(spec, process, lifeline[1] if lifeline else None)
 
+    def _watch_pidfd(self) -> None:
+        """On Linux, learn of the exit the moment it happens: a pidfd turns readable.
+
+        ``waitid(..., WNOWAIT)`` reads the status without reaping; asyncio's watcher reaps.
+        """
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            return  # not Linux >= 5.3: asyncio's child watcher tells us, a little later
+        loop = asyncio.get_running_loop()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            try:
+                info = os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:
+                info = None  # already reaped: _wait reports it
+            finally:
+                os.close(fd)
+            if info is not None:
+                killed = info.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+                self._end(-info.si_status if killed else info.si_status)
+
+        loop.add_reader(fd, readable)
+
+    def _end(self, code: int) -> None:
+        if self._ended.done():
+            return
+        self.returncode = code
+        # The leader is gone: end whatever it left in its group (ESRCH when nothing is left).
+        self._signal_group(signal.SIGKILL)
+        self._ended.set_result(code)
+
     async def _wait(self) -> int:
         code = await self._process.wait()
-        self.returncode = code
+        self._end(code)
         if self._lifeline is not None:
             os.close(self._lifeline)
             self._lifeline = None
-        # The leader is gone: end whatever it left in its group (ESRCH when nothing is left).
-        self._signal_group(signal.SIGKILL)
         with contextlib.suppress(asyncio.TimeoutError):
             async with asyncio.timeout(1.0):
                 await asyncio.shield(self._pump)
@@ -167,7 +200,11 @@ class Child:
         return list(self._tail)[-lines:]
 
     async def wait(self) -> int:
-        """Its exit status (negative: the signal that ended it)."""
+        """Its exit status (negative: the signal that ended it), as soon as it has ended."""
+        return await asyncio.shield(self._ended)
+
+    async def reaped(self) -> int:
+        """Its exit status once it is reaped and its output is read to the end."""
         return await asyncio.shield(self._exited)
 
     def _signal_group(self, sig: int) -> None:
@@ -188,8 +225,8 @@ class Child:
         self.send_signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(grace):
-                return await self.wait()
+                return await self.reaped()
         except TimeoutError:
             log.warning("child_kill_after_timeout", child=self.spec.name, child_pid=self.pid)
             self.kill()
-            return await self.wait()
+            return await self.reaped()

@@ -1,11 +1,11 @@
 """Restart policy: capped exponential backoff with jitter, and crash-loop detection.
 
-As pm2's ``min_uptime`` and supervisord's ``startsecs`` have it, a run that ends before it was up
-for ``min_uptime`` is *unstable*. The first unstable end restarts at once; further ones back off, from ``initial_delay`` doubling to
-``max_delay`` with jitter, and more than ``max_crashes`` of them within ``crash_window`` is a crash
-loop: the supervisor gives up with a diagnosis. ``reset_after`` seconds of health forget the
-streak. A process that ran well and then died (a SIGKILL, an OOM kill) cannot spin the CPU, so it
-is restarted at once, every time.
+As pm2's ``min_uptime`` and supervisord's ``startsecs`` have it, a run that ends before it was
+up for ``min_uptime`` is *unstable*. The first unstable end restarts at once; further ones back
+off, from ``initial_delay`` doubling to ``max_delay`` with jitter, and more than ``max_crashes``
+of them within ``crash_window`` is a crash loop: the supervisor gives up with a diagnosis.
+``reset_after`` seconds of health forget the streak. A process that ran well and then died (a
+SIGKILL, an OOM kill) cannot spin the CPU, so it is restarted at once, every time.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -121,9 +122,9 @@ async def test_crash_loop_backs_off_then_gives_up_with_diagnosis(runtime_dir: Pa
         error = await log.wait_for(lambda e: e.state == "error", timeout=60.0)
         cpu = psutil.Process(child.pid).cpu_times()
         starts = [e.ts for e in log.events if e.state == "starting"]
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert len(starts) >= 5
-        assert all(later > earlier for earlier, later in zip(gaps, gaps[1:], strict=False))
+        assert all(later > earlier for earlier, later in itertools.pairwise(gaps))
         assert error.exit_code == 3
         assert error.reason is not None
         assert "exit code 3" in error.reason
@@ -166,8 +167,9 @@ async def test_stale_backend_of_dead_main_is_ended_and_strangers_left_alone(
         stranger.close()
         pytest.skip("port 1733 is held by another program on this machine; the test needs it")
     stranger.listen()
-    stale = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # the stale one
-    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    stale = subprocess.Popen(sleeper)  # noqa: ASYNC220 - started before the loop matters
+    unrelated = subprocess.Popen(sleeper)  # noqa: ASYNC220 - likewise
     try:
         records = ProcessRecords(runtime_dir / "processes.json")
         records.add("backend", stale.pid)
@@ -195,9 +197,7 @@ def _encode(record: ProcessRecord) -> bytes:
 async def test_second_main_is_refused(main_process: MainProcess) -> None:
     """A second main on the same runtime dir exits at once, saying another one runs."""
     argv = main_argv(main_process.endpoints.runtime_dir)
-    done = await asyncio.to_thread(
-        subprocess.run, argv, capture_output=True, text=True, timeout=30
-    )
+    done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "already running" in done.stderr
     assert (await main_process.status()).state == "running"
@@ -269,4 +269,3 @@ async def test_stop_and_start_backend(main_process: MainProcess) -> None:
     await main_process.call("start_backend")
     running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
     assert running.port == first.port
-
