@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from backend.database import Database
-from backend.errors import BadRequest
+from backend.errors import BadRequest, InvalidImage
 from backend.ids import is_capture_id, new_capture_id
 from backend.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
 from backend.pagination import decode_cursor, encode_cursor
+from backend.webp import check_webp, webp_size
 
 
 def test_ids_are_valid_and_sort_by_time() -> None:
@@ -28,6 +32,34 @@ def test_cursor_round_trip(captured_at: float, ms: int) -> None:
     """A cursor decodes to exactly the (captured_at, id) it was made from."""
     capture_id = new_capture_id(ms)
     assert decode_cursor(encode_cursor(captured_at, capture_id)) == (captured_at, capture_id)
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {"quality": 80}), ("RGBA", {"quality": 80}), ("RGB", {"lossless": True})],
+    ids=["vp8", "vp8x", "vp8l"],
+)
+def test_webp_size_read_from_header(mode: str, options: dict[str, Any]) -> None:
+    """The WebP canvas size is read from each header kind without decoding."""
+    out = io.BytesIO()
+    Image.new(mode, (1921, 1079)).save(out, "WEBP", **options)
+    assert webp_size(out.getvalue()) == (1921, 1079)
+
+
+def test_webp_framing_checked() -> None:
+    """A WebP with bytes added, cut, or animated is refused; an intact one passes."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(out, "WEBP")
+    good = out.getvalue()
+    assert check_webp(good) == (40, 30)
+    for bad in (good + b"\0\0", good[:-2], good[:15]):
+        with pytest.raises(InvalidImage, match="WebP"):
+            check_webp(bad)
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:])
+    with pytest.raises(InvalidImage, match="animated"):
+        check_webp(out.getvalue())
 
 
 def test_foreign_cursor_refused() -> None:
