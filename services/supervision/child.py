@@ -17,9 +17,10 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -86,6 +87,7 @@ class Child:
         self.returncode: int | None = None
         self._process = process
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._new_line = asyncio.Event()
         self._output = _output_logger(spec)
         self._pump = asyncio.ensure_future(self._read_output())
         self._ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -184,6 +186,7 @@ class Child:
     def _record(self, raw: bytes) -> None:
         line = raw.decode(errors="replace").rstrip("\r")
         self._tail.append(line)
+        self._new_line.set()
         if self._output is not None:
             self._output.info(line)
 
@@ -198,6 +201,23 @@ class Child:
     def tail(self, lines: int = TAIL_LINES) -> list[str]:
         """The last ``lines`` lines the process wrote."""
         return list(self._tail)[-lines:]
+
+    async def output_line(self, predicate: Callable[[str], bool]) -> str:
+        """The first line (from now on, or still in the tail) for which ``predicate`` holds."""
+        while True:
+            for line in self._tail:
+                if predicate(line):
+                    return line
+            if self._pump.done():
+                raise EOFError(f"{self.spec.name} closed its output without such a line")
+            self._new_line.clear()
+            waiters: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(asyncio.shield(self._pump)),
+                asyncio.ensure_future(self._new_line.wait()),
+            }
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
 
     async def wait(self) -> int:
         """Its exit status (negative: the signal that ended it), as soon as it has ended."""
