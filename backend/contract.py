@@ -1,16 +1,16 @@
 """What main hands a backend process it spawns: one frozen config, carried in the environment.
 
-The spawn protocol (main side: ``services/main``; backend side: ``backend/__main__.py``):
+The spawn protocol (main side: ``services/main``; backend side: ``backend/__main__.py``), each
+value in a ``CTXBUS_BACKEND_*`` variable:
 
-- ``CTXBUS_BACKEND_LISTEN_FD``: the listening socket main bound on 127.0.0.1; the backend serves on it
-  and never binds one of its own, so the port never changes and connections wait in its backlog.
-- ``CTXBUS_BACKEND_READY_FD``: a pipe's write end. The backend writes ``standby\\n`` once the app is
-  imported and built (standby role only), then ``ready\\n`` once uvicorn's startup is complete
-  and it accepts on the socket.
-- ``CTXBUS_BACKEND_CONTROL_FD``: a pipe's read end. A standby waits on it for ``serve\\n`` (its promotion);
+- ``LISTEN_FD``: the listening socket main bound on 127.0.0.1; the backend serves on it and never
+  binds one of its own, so the port never changes and connections wait in its backlog.
+- ``READY_FD``: a pipe's write end. The backend writes ``standby\\n`` once the app is imported,
+  started and warmed (standby role only), then ``ready\\n`` once it accepts on the socket.
+- ``CONTROL_FD``: a pipe's read end. A standby waits on it for ``serve\\n`` (its promotion);
   end-of-file at any time means main is gone, and the backend exits at once.
-- ``CTXBUS_BACKEND_PARENT_PID``: main's pid; on Linux the backend also asks for SIGKILL when main dies.
-- ``CTXBUS_BACKEND_ROLE``: ``active`` serves at once, ``standby`` waits for promotion.
+- ``PARENT_PID``: main's pid; on Linux the backend also asks for SIGKILL when main dies.
+- ``ROLE``: ``active`` serves at once, ``standby`` waits for promotion.
 """
 
 from __future__ import annotations
