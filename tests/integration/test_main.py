@@ -167,7 +167,7 @@ async def test_stale_backend_of_dead_main_is_ended_and_strangers_left_alone(
         stranger.close()
         pytest.skip("port 1733 is held by another program on this machine; the test needs it")
     stranger.listen()
-    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    sleeper = [sys.executable, "-c", "import threading; threading.Event().wait()"]
     stale = subprocess.Popen(sleeper)  # noqa: ASYNC220 - started before the loop matters
     unrelated = subprocess.Popen(sleeper)  # noqa: ASYNC220 - likewise
     try:

@@ -33,7 +33,7 @@ async def test_exit_code_and_output_tail(tmp_path: Path) -> None:
 
 async def test_signal_exit_is_negative_and_described(tmp_path: Path) -> None:
     """A process killed by a signal reports minus the signal number."""
-    child = await Child.spawn(spec("import time; time.sleep(60)", tmp_path))
+    child = await Child.spawn(spec("import threading; threading.Event().wait()", tmp_path))
     os.kill(child.pid, signal.SIGKILL)
     assert await child.wait() == -signal.SIGKILL
     assert await child.reaped() == -signal.SIGKILL
@@ -44,11 +44,11 @@ async def test_signal_exit_is_negative_and_described(tmp_path: Path) -> None:
 async def test_terminate_kills_the_whole_group_after_grace(tmp_path: Path) -> None:
     """A child ignoring SIGTERM, with a grandchild, is SIGKILLed with its group after the grace."""
     code = (
-        "import signal, subprocess, sys, time\n"
+        "import signal, subprocess, sys, threading\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
         "print(p.pid, flush=True)\n"
-        "time.sleep(60)\n"
+        "threading.Event().wait()\n"
     )
     child = await Child.spawn(spec(code, tmp_path))
     async with asyncio.timeout(30):

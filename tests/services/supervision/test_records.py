@@ -12,7 +12,7 @@ import pytest
 from bus import SetupError
 from services.supervision import InstanceLock, ProcessRecords
 
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+SLEEPER = [sys.executable, "-c", "import threading; threading.Event().wait()"]
 
 
 def test_end_stale_ends_recorded_process_and_clears(tmp_path: Path) -> None:
