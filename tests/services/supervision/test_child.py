@@ -46,7 +46,8 @@ async def test_terminate_kills_the_whole_group_after_grace(tmp_path: Path) -> No
     code = (
         "import signal, subprocess, sys, threading\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
+        "forever = 'import threading; threading.Event().wait()'\n"
+        "p = subprocess.Popen([sys.executable, '-c', forever])\n"
         "print(p.pid, flush=True)\n"
         "threading.Event().wait()\n"
     )
