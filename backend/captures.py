@@ -57,8 +57,14 @@ IdempotencyKey = Annotated[
     ),
 ]
 CaptureId = Annotated[str, Path(description="A capture id (26-character ULID).")]
-Timestamp = Annotated[float, Query(ge=0, le=1e11, allow_inf_nan=False)]
-Pixels = Annotated[int, Query(ge=1, le=1_000_000)]
+
+
+def _time_query(description: str) -> Any:
+    """A unix-seconds query parameter: finite, not before 1970, not past year 5000."""
+    return Query(ge=0, le=1e11, allow_inf_nan=False, description=description)
+
+
+Pixels = Annotated[int, Query(ge=1, le=1_000_000, description="The image's size in pixels.")]
 
 
 @router.post(
@@ -71,7 +77,7 @@ Pixels = Annotated[int, Query(ge=1, le=1_000_000)]
 async def upload_capture(
     request: Request,
     idempotency_key: IdempotencyKey,
-    captured_at: Annotated[float, Query(ge=0, le=1e11, allow_inf_nan=False, description="Unix s.")],
+    captured_at: Annotated[float, _time_query("When the screen was grabbed (unix seconds).")],
     monitor: Annotated[int, Query(ge=0, le=1024, description="Monitor index (mss numbering).")],
     width: Pixels,
     height: Pixels,
@@ -96,10 +102,8 @@ async def upload_capture(
 @router.get("", response_model=CapturePage)
 async def list_captures_page(
     request: Request,
-    since: Annotated[
-        Timestamp | None, Query(description="Earliest captured_at (inclusive).")
-    ] = None,
-    until: Annotated[Timestamp | None, Query(description="Latest captured_at (exclusive).")] = None,
+    since: Annotated[float | None, _time_query("Earliest captured_at, inclusive.")] = None,
+    until: Annotated[float | None, _time_query("Latest captured_at, exclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> CapturePage:

@@ -92,9 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    headers = {"Retry-After": "1"} if isinstance(exc, ServiceUnavailable) else None
     response = error_response(exc.status, exc.code, exc.message)
-    response.headers.update(headers or {})
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = "1"
     return response
 
 

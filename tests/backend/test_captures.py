@@ -127,3 +127,13 @@ async def test_health_counts_stored_bytes(running: Running) -> None:
     storage = (await running.client.get("/health")).json()["components"]["storage"]
     assert storage["captures"] == 2
     assert storage["bytes"] == 2 * len(body)
+
+
+async def test_openapi_documents_the_upload(running: Running) -> None:
+    """The OpenAPI schema names the upload's query parameters, key header and image body."""
+    schema = (await running.client.get("/openapi.json")).json()
+    post = schema["paths"]["/api/captures"]["post"]
+    names = {p["name"] for p in post["parameters"]}
+    assert {"captured_at", "monitor", "width", "height", "Idempotency-Key"} <= names
+    assert set(post["requestBody"]["content"]) == {"image/webp", "image/png", "image/jpeg"}
+    assert {"200", "201", "409", "413", "422"} <= set(post["responses"])
