@@ -37,6 +37,10 @@ class DatabaseUnavailable(ServiceUnavailable):
     """The database is locked by another process for too long, or failing."""
 
 
+class DatabaseOpenError(RuntimeError):
+    """The database file cannot be created, opened or migrated; the backend cannot start."""
+
+
 class Database:
     """One process's handle on the shared SQLite file."""
 
@@ -52,11 +56,17 @@ class Database:
     @classmethod
     def open(cls, data_dir: Path) -> Database:
         """Open (creating if need be) the database in ``data_dir`` and migrate it. Blocking."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db = cls(data_dir / DB_FILE)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            db = cls(data_dir / DB_FILE)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseOpenError(_cannot_open(data_dir, exc)) from exc
         try:
             db._writer.execute("PRAGMA journal_mode = WAL")
             found = migrate(db._writer)
+        except sqlite3.Error as exc:
+            db.close()
+            raise DatabaseOpenError(_cannot_open(data_dir, exc)) from exc
         except BaseException:
             db.close()
             raise
@@ -124,6 +134,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")  # a committed row survives a power cut too
     return conn
+
+
+def _cannot_open(data_dir: Path, exc: BaseException) -> str:
+    return (
+        f"cannot open the database in {data_dir} ({exc}); check that the data dir is a "
+        "writable directory (CTXBUS_BACKEND_DATA_DIR) and that its disk is not full"
+    )
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from backend.database import Database
+from backend.database import Database, DatabaseOpenError
 from backend.errors import BadRequest, InvalidImage
 from backend.ids import is_capture_id, new_capture_id
 from backend.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
@@ -90,3 +90,11 @@ def test_newer_schema_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNewError, match="upgrade ctxbus"):
         Database.open(tmp_path)
+
+
+def test_unusable_data_dir_says_what_to_do(tmp_path: Path) -> None:
+    """A data dir that is a file fails with a message naming the setting to fix."""
+    blocker = tmp_path / "data"
+    blocker.write_text("not a directory")
+    with pytest.raises(DatabaseOpenError, match="CTXBUS_BACKEND_DATA_DIR"):
+        Database.open(blocker)
