@@ -16,7 +16,7 @@ import structlog
 
 from backend.catalog import Capture, find_by_key, insert_capture
 from backend.database import DatabaseUnavailable
-from backend.errors import Conflict
+from backend.errors import Conflict, ServiceUnavailable
 from backend.ids import new_capture_id
 from backend.images import DeclaredImage, check_image, check_pixels
 from backend.runtime import Backend
@@ -47,7 +47,15 @@ async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
     )
     capture = _new_capture(upload, digest)
     path = backend.store.image_path(capture.id, capture.content_type)
-    await asyncio.to_thread(backend.store.write, path, upload.body)
+    try:
+        await asyncio.to_thread(backend.store.write, path, upload.body)
+    except OSError as exc:
+        log.warning("capture.write_failed", error=str(exc))
+        raise ServiceUnavailable(
+            "storage_failed",
+            f"the backend could not write the image ({exc.strerror or exc}); free disk space "
+            "or lower CTXBUS_BACKEND_RETENTION_BYTES, then retry",
+        ) from exc
     try:
         inserted = await backend.db.write(partial(insert_capture, capture=capture))
     except DatabaseUnavailable:

@@ -222,3 +222,13 @@ async def test_bad_ranges(running: Running, params: dict[str, str], code: str) -
     response = await running.client.get("/api/captures", params=params)
     assert response.status_code == 400
     assert error_code(response) == code
+
+
+async def test_unwritable_storage_is_a_retryable_503(running: Running) -> None:
+    """When the image cannot be written, the upload gets 503 with Retry-After and no row."""
+    (running.config.data_dir / "images").write_text("in the way")
+    response = await upload(running.client, "k")
+    assert response.status_code == 503
+    assert error_code(response) == "storage_failed"
+    assert response.headers["retry-after"] == "1"
+    assert (await running.client.get("/api/captures")).json()["items"] == []
