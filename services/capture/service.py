@@ -109,8 +109,9 @@ class CaptureService:
             frames = await self._grab()
             kept = 0
             for frame in frames:
-                self.board.count("grabbed")
-                if await self._judge(frame, force=force):
+                keep = await self._judge(frame, force=force)
+                self.board.count("grabbed")  # with its verdict: grabbed == kept + skipped always
+                if keep:
                     kept += 1
                     self.board.count("kept")
                     self.uploader.submit(await asyncio.to_thread(self.encoder.encode, frame))
@@ -142,9 +143,14 @@ class CaptureService:
     # -- ops ---------------------------------------------------------------------------------------
 
     async def handle_pause(self, _: NoArgs) -> CaptureStatus:
-        """Stop grabbing on the interval (``capture_now`` still works); the new status."""
+        """Stop grabbing on the interval once a grab in progress ends; the new status.
+
+        ``capture_now`` still works while paused.
+        """
         self._resumed.clear()
         self._kick.set()
+        async with self._grab_lock:  # a grab in progress finishes first: nothing is kept after
+            pass
         if self.board.state != "unavailable":
             await self.board.set_state("paused")
         return await self.board.snapshot()

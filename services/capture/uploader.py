@@ -89,28 +89,31 @@ class Uploader:
             await self._to_spool(shot)
         return True
 
-    async def _post(self, shot: Shot) -> bool:
+    async def _post(self, shot: Shot, *, spooled: bool = False) -> bool:
+        """Post ``shot``; True when it is done with (stored, or refused for good)."""
         try:
             record = await self.link.post(shot)
         except UploadFailed as exc:
             self.sink.failed(exc.reason)
-            if not exc.retry:
-                log.warning("upload_rejected", frame=shot.id, reason=exc.reason)
-                self.sink.dropped([shot.id], exc.reason)
-                return True
-            return False
+            if exc.retry:
+                return False
+            log.warning("upload_rejected", frame=shot.id, reason=exc.reason)
+            await self._unspool(shot, spooled)
+            self.sink.dropped([shot.id], exc.reason)
+            return True
         self._retry = RETRY_MIN
+        await self._unspool(shot, spooled)
         await self.sink.stored(shot, record)
         return True
 
+    async def _unspool(self, shot: Shot, spooled: bool) -> None:
+        if spooled:
+            await asyncio.to_thread(self.spool.remove, shot.id)
+
     async def _flush_one(self) -> bool:
         shot = await asyncio.to_thread(self.spool.oldest)
-        if shot is None:
-            return True
-        if await self._post(shot):
-            await asyncio.to_thread(self.spool.remove, shot.id)
-            return True
-        await self._pause_after_failure()
+        if shot is not None and not await self._post(shot, spooled=True):
+            await self._pause_after_failure()
         return True
 
     async def _pause_after_failure(self) -> None:

@@ -1,0 +1,139 @@
+"""Capture with a real main and backend under Xvfb: frames stored, skipped, none lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.capture.harness import CaptureProcess, running_capture
+from tests.fixtures.display import XServer
+from tests.fixtures.processes import MainProcess, running_main
+
+pytestmark = pytest.mark.display
+
+BACKEND_APP = "backend.app:create_app"
+FAST = ("--interval", "0.2")
+KILLS = 10
+SETTLE_AFTER_START = 1.2  # seconds a backend serves before the next kill (main's min_uptime is 1 s)
+
+
+@pytest.fixture
+async def real_main(runtime_dir: Path) -> AsyncIterator[MainProcess]:
+    """main with the real backend app (storage and the captures API), ready."""
+    async with running_main(runtime_dir, app=BACKEND_APP) as main:
+        yield main
+
+
+async def stored_captures(main: MainProcess) -> list[dict[str, object]]:
+    """Every capture the backend lists, following the cursor to the end."""
+    info = await main.port_info()
+    items: list[dict[str, object]] = []
+    headers = {"Authorization": f"Bearer {info.token}"}
+    async with httpx.AsyncClient(base_url=info.base_url, headers=headers) as client:
+        cursor: str | None = None
+        while True:
+            params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+            response = await client.get("/api/captures", params=params)
+            response.raise_for_status()
+            page = response.json()
+            items.extend(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+
+@contextlib.asynccontextmanager
+async def changing_screen(xvfb: XServer) -> AsyncIterator[None]:
+    """Repaint the screen a new colour again and again (a real X client) while the block runs."""
+
+    async def paint() -> None:
+        while True:
+            await asyncio.to_thread(xvfb.fill, f"#{random.randrange(1 << 24):06x}")
+            await asyncio.sleep(0.05)  # pacing, not waiting: a new colour about every 60 ms
+
+    task = asyncio.ensure_future(paint())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def settle(capture: CaptureProcess) -> None:
+    """Stop grabbing and wait until every kept frame is stored (nothing queued or spooled)."""
+    seen = len(capture.status.events)
+    await capture.op("pause")
+    await capture.status.wait_for(
+        lambda s: (
+            s.counters.uploaded + s.counters.dropped == s.counters.kept and s.spool_frames == 0
+        ),
+        after=seen,
+    )
+
+
+async def test_captures_appear_in_the_backend(
+    real_main: MainProcess, runtime_dir: Path, xvfb: XServer
+) -> None:
+    """Kept frames are stored by the backend and announced on capture.frame with its ids."""
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        async with changing_screen(xvfb):
+            await capture.frames.wait_for(lambda _: len(capture.frames.events) >= 3)
+        await settle(capture)
+        stored = await stored_captures(real_main)
+        by_id = {item["id"]: item for item in stored}
+        for frame in capture.frames.events:
+            record = by_id[frame.id]
+            assert record["idempotency_key"] == frame.key
+            assert (record["width"], record["height"]) == (1920, 1080)
+            assert record["content_type"] == "image/webp"
+
+
+async def test_unchanged_screen_stores_one_frame(
+    real_main: MainProcess, runtime_dir: Path, xvfb: XServer
+) -> None:
+    """A still screen: the first frame is stored, the following grabs are skipped."""
+    xvfb.fill("#336699")
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        status = await capture.wait_status(lambda s: s.counters.grabbed >= 8)
+        await settle(capture)
+    assert (status.counters.kept, status.counters.skipped) == (1, status.counters.grabbed - 1)
+    assert len(await stored_captures(real_main)) == 1
+
+
+async def kill_serving_backend(main: MainProcess, capture: CaptureProcess) -> None:
+    """SIGKILL the serving backend once it has served a while, then wait for its successor."""
+    serving = await main.status()
+    assert serving.state == "running"
+    await capture.frames.wait_for(lambda f: f.ts >= serving.ts + SETTLE_AFTER_START)
+    seen = len(main.log.events)
+    os.kill(serving.pid or 0, signal.SIGKILL)
+    await main.log.wait_for(lambda e: e.state == "running" and e.pid != serving.pid, after=seen)
+
+
+async def test_backend_killed_ten_times_every_kept_frame_stored_once(
+    real_main: MainProcess, runtime_dir: Path, xvfb: XServer
+) -> None:
+    """SIGKILL the backend 10 times while capturing every 200 ms: kept ids == stored, no dups."""
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        async with changing_screen(xvfb):
+            for _ in range(KILLS):
+                await kill_serving_backend(real_main, capture)
+            await capture.frames.wait_for(lambda _: True, after=len(capture.frames.events))
+        await settle(capture)
+        status = await capture.get_status()
+        keys = [str(item["idempotency_key"]) for item in await stored_captures(real_main)]
+    counters = status.counters
+    announced = [frame.key for frame in capture.frames.events]
+    assert counters.dropped == 0
+    assert len(keys) == len(set(keys)), "a frame was stored twice"
+    assert sorted(keys) == sorted(announced)
+    assert len(keys) == counters.kept == counters.uploaded
+    assert counters.kept > 3 * KILLS
