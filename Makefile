@@ -5,8 +5,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
 PY := .venv/bin/python
-# Debian packages the tests need: an X server, X clients to draw on it, the browser Playwright drives.
-APT_PACKAGES := xvfb x11-apps xdotool chromium
+# Debian packages the tests need: an X server, X clients to draw on it (xsetroot is in
+# x11-xserver-utils), the browser Playwright drives.
+APT_PACKAGES := xvfb x11-apps x11-xserver-utils xdotool chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck pytest bench venv uv sysdeps clean
