@@ -21,6 +21,7 @@ from frontend.events import EventHub, backend_follower, follow_backend, forward_
 from frontend.gate import TokenGate
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
+from services.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
 
@@ -102,4 +103,5 @@ async def run_frontend(settings: FrontendSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, frontend.stopping.set)
+    install_from_env(on_parent_gone=frontend.stopping.set)  # end with the launcher
     await frontend.run()

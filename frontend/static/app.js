@@ -63,6 +63,7 @@ ctxbus.on("backend.status", (body, kind) => {
 ctxbus.on("component.status", (body) => {
   let row = document.querySelector(`tr[data-component="${CSS.escape(body.component)}"]`);
   if (!row) {
+    document.querySelector("#components-body tr.empty")?.remove();
     row = document.createElement("tr");
     row.dataset.component = body.component;
     $("components-body").appendChild(row);

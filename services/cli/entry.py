@@ -14,6 +14,7 @@ from services.cli.context import Context
 from services.cli.follow import follow_status
 from services.cli.logs import TAIL_LINES, cmd_logs
 from services.cli.output import Output
+from services.cli.run_main import run_main
 from services.config import load_config
 
 CONFIG_FLAGS = {
@@ -91,9 +92,7 @@ def dispatch(ctx: Context, args: argparse.Namespace) -> int:
         code: int = launcher.run_launcher(ctx.config, ctx.endpoints, ctx.out, args.open)
         return code
     if command == "main":
-        main_entry = importlib.import_module("services.main.__main__")
-        code = main_entry.run_with_config(ctx.config)
-        return code
+        return run_main(ctx.config)
     if command == "status":
         return asyncio.run(follow_status(ctx)) if args.follow else commands.cmd_status(ctx)
     if command == "port":

@@ -1,0 +1,22 @@
+"""``ctxbus main``: main alone, in the foreground, with the layered configuration."""
+
+from __future__ import annotations
+
+from services.config import Config
+
+
+def run_main(config: Config) -> int:
+    """Run main until SIGINT/SIGTERM or ``shutdown``; its exit status."""
+    # Imported here: the other tools should not pay for main's imports.
+    from services.main.cli import run
+    from services.main.settings import MainSettings
+
+    settings = MainSettings(
+        runtime_dir=config.runtime_dir,
+        data_dir=config.data_dir,
+        log_dir=config.log_dir,
+        port=config.main_port,
+        port_pinned=config.sources.get("main.port", "default") != "default",
+        standby=config.main_standby,
+    )
+    return run(settings)
