@@ -8,15 +8,20 @@ main ``ready``.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
-import structlog
+from backend.contract import PARENT_PID_ENV, BackendConfig
+from services.parent_death import die_with_parent
 
-from backend.contract import BackendConfig
-from backend.server import BackendServer, ContractError
-from services.logconfig import configure_logging
-from services.supervision.lifeline import die_with_parent
+# Before the second of imports below: a main that dies meanwhile must still take us with it.
+die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
+
+import socket  # noqa: E402 - after the parent-death set-up, on purpose
+
+import structlog  # noqa: E402
+
+from backend.server import BackendServer, ContractError  # noqa: E402
+from services.logconfig import configure_logging  # noqa: E402
 
 
 def main() -> int:
@@ -27,8 +32,6 @@ def main() -> int:
     except (KeyError, ValueError) as exc:
         log.error("bad_spawn_environment", error=str(exc))  # noqa: TRY400 - the message is all
         return 2
-    if config.parent_pid:
-        die_with_parent(config.parent_pid)
     if config.listen_fd < 0:
         log.error("no_listening_socket", hint="the backend is started by `ctxbus main`")
         return 2

@@ -83,3 +83,6 @@ class BackendConfig:
 
 def _env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
+
+
+PARENT_PID_ENV = _env_name("parent_pid")

@@ -92,7 +92,7 @@ class BackendSupervisor:
         self._kill_reasons: dict[int, str] = {}
         self._retiring: set[asyncio.Future[int]] = set()
         self._watchers: set[asyncio.Future[None]] = set()
-        self._health = HealthProbe(self.base_url, settings.health_timeout)
+        self._health = HealthProbe(LOCAL_HOST, self.port, settings.health_timeout)
 
     # -- the loop --------------------------------------------------------------------------------
 

@@ -1,28 +1,18 @@
 """Die with the parent: for processes a ctxbus supervisor starts.
 
-Two mechanisms, as the issue asks: on Linux the kernel's parent-death signal (``PR_SET_PDEATHSIG``),
-and on every OS a pipe inherited from the parent whose end-of-file means the parent is gone.
+Two mechanisms: on Linux the kernel's parent-death signal (:mod:`services.parent_death`), and on
+every OS a pipe inherited from the parent whose end-of-file means the parent is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import signal
-import sys
 from collections.abc import Callable
 
-PR_SET_PDEATHSIG = 1
+from services.parent_death import die_with_parent
 
-
-def die_with_parent(parent_pid: int) -> None:
-    """Ask the kernel for SIGKILL when the parent dies; exit now if it already has."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(1)  # the parent died before we could ask
+__all__ = ["die_with_parent", "install_from_env", "watch_pipe"]
 
 
 def watch_pipe(
