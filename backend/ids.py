@@ -31,3 +31,13 @@ def is_capture_id(text: str) -> bool:
 def shard_of(capture_id: str) -> str:
     """The directory name a capture's files are stored under."""
     return capture_id[:SHARD_CHARS]
+
+
+def shard_end_ms(shard: str) -> int | None:
+    """When a shard stops receiving new ids (unix ms), or None if ``shard`` is not one."""
+    if len(shard) != SHARD_CHARS or not is_capture_id(shard + "0" * (ID_LENGTH - SHARD_CHARS)):
+        return None
+    value = 0
+    for char in shard:
+        value = value * 32 + ALPHABET.index(char)
+    return (value + 1) << (48 - (5 * SHARD_CHARS - 2))  # the first character holds 3 time bits

@@ -20,7 +20,7 @@ from backend.contract import BackendConfig
 from backend.database import Database
 from backend.errors import ApiError
 from backend.retention import RetentionPolicy, enforce_retention
-from backend.storage import ImageStore, orphans, remove_files
+from backend.storage import ImageStore, orphans, remove_files, remove_if_done
 
 log = structlog.get_logger(__name__)
 
@@ -106,9 +106,11 @@ class Maintenance:
 
     async def _sweep_shard(self, shard: Path) -> int:
         files = await asyncio.to_thread(self._store.scan_shard, shard)
-        if not any(f.age_s > self._grace for f in files):
-            return 0
-        known = await self._db.read(partial(ids_with_prefix, prefix=shard.name))
-        stale = orphans(files, known, self._grace)
-        await asyncio.to_thread(remove_files, stale)
+        stale: list[Path] = []
+        if any(f.age_s > self._grace for f in files):
+            known = await self._db.read(partial(ids_with_prefix, prefix=shard.name))
+            stale = orphans(files, known, self._grace)
+            await asyncio.to_thread(remove_files, stale)
+        if len(stale) == len(files):
+            await asyncio.to_thread(remove_if_done, shard, time.time(), self._grace)
         return len(stale)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.ids import is_capture_id, shard_of
+from backend.ids import is_capture_id, shard_end_ms, shard_of
 
 IMAGES_DIR = "images"
 THUMBNAILS_DIR = "thumbnails"
@@ -100,6 +100,18 @@ class ImageStore:
             stem = entry.name.split(".", 1)[0]
             found.append(StoredFile(entry, stem if is_capture_id(stem) else None, age))
         return found
+
+
+def remove_if_done(shard: Path, now: float, grace_s: float) -> bool:
+    """Remove an empty shard directory whose time range ended over ``grace_s`` ago."""
+    end_ms = shard_end_ms(shard.name)
+    if end_ms is None or end_ms / 1000 + grace_s > now:
+        return False
+    try:
+        shard.rmdir()
+    except OSError:  # not empty: files are still being kept in it
+        return False
+    return True
 
 
 def orphans(files: list[StoredFile], known_ids: set[str], grace_s: float) -> list[Path]:

@@ -80,6 +80,8 @@ async def test_orphan_files_removed_at_startup(serve: Serve) -> None:
     old_thumb = _plant(kept_thumb.parent, f"{stray}.webp", age_s=3600)
     old_temp = _plant(shard, f"{TEMP_PREFIX}{stray}.webp.123.ab", age_s=3600)
     young = _plant(shard, f"{new_capture_id()}.png", age_s=1)
+    old_shard = store.images / "00001"  # ids of 1970: no new file can land there
+    _plant(old_shard, f"{new_capture_id(2**25)}.webp", age_s=3600)
     async with serve() as running:
         async with asyncio.timeout(5):
             await running.backend.maintenance.swept.wait()
@@ -87,6 +89,8 @@ async def test_orphan_files_removed_at_startup(serve: Serve) -> None:
         assert not old_thumb.exists()
         assert not old_temp.exists()
         assert young.exists()  # may be another backend's file, not yet committed
+        assert not old_shard.exists()
+        assert shard.exists()
         assert kept_image.exists()
         assert kept_thumb.exists()
         assert (await running.client.get(kept["image_url"])).status_code == 200

@@ -14,10 +14,19 @@ from PIL import Image
 
 from backend.database import Database, DatabaseOpenError
 from backend.errors import BadRequest, InvalidImage
-from backend.ids import is_capture_id, new_capture_id
+from backend.ids import is_capture_id, new_capture_id, shard_end_ms, shard_of
 from backend.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
 from backend.pagination import decode_cursor, encode_cursor
 from backend.webp import check_webp, webp_size
+
+
+def test_shard_end_follows_the_id_clock() -> None:
+    """A shard ends after the last millisecond whose ids it holds, and no later."""
+    for ms in (0, 2**25 - 1, 2**25, 1_795_881_531_187, 2**48 - 1):
+        end = shard_end_ms(shard_of(new_capture_id(ms)))
+        assert end is not None
+        assert ms < end <= ms + 2**25
+    assert shard_end_ms("not-a-shard") is None
 
 
 def test_ids_are_valid_and_sort_by_time() -> None:
