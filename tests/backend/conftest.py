@@ -26,18 +26,6 @@ TOKEN = "test-token-0123456789"
 START_TIMEOUT_S = 10.0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn that says when its startup (lifespan included) is complete."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
 @dataclass
 class Running:
     """A backend being served, and a client that talks to it with the token."""
@@ -57,41 +45,64 @@ class Running:
 Serve = Callable[..., AbstractAsyncContextManager[Running]]
 
 
-@pytest.fixture
-def base_config(tmp_path: Path) -> BackendConfig:
-    """A config under tmp_path; port 0 until served."""
-    return BackendConfig(
-        port=0,
-        token=TOKEN,
-        instance="test-instance",
-        data_dir=tmp_path / "data",
-        log_dir=tmp_path / "log",
-        retention_interval=3600.0,
-    )
+def backend_config(root: Path, **overrides: Any) -> BackendConfig:
+    """A backend config with its dirs under ``root``; port 0 until served."""
+    values: dict[str, Any] = {
+        "port": 0,
+        "token": TOKEN,
+        "instance": "test-instance",
+        "data_dir": root / "data",
+        "log_dir": root / "log",
+        "retention_interval": 3600.0,
+    }
+    return BackendConfig(**(values | overrides))
+
+
+@asynccontextmanager
+async def serve_backend(config: BackendConfig) -> AsyncIterator[Running]:
+    """Serve ``create_app(config)`` on a fresh 127.0.0.1 port until the block ends."""
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP (else +40 ms)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = replace(config, port=port)
+        app = create_app(config)
+        async with _serving(app, sock):
+            base_url = f"http://127.0.0.1:{port}"
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+                yield Running(app, config, client, base_url)
+    finally:
+        sock.close()
 
 
 @pytest.fixture
-def serve(base_config: BackendConfig) -> Serve:
+def serve(tmp_path: Path) -> Serve:
     """``async with serve(**overrides) as running:`` serves the app until the block ends."""
 
-    @asynccontextmanager
-    async def _serve(**overrides: Any) -> AsyncIterator[Running]:
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP (else +40 ms)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-            config = replace(base_config, port=port, **overrides)
-            app = create_app(config)
-            async with _serving(app, sock):
-                base_url = f"http://127.0.0.1:{port}"
-                headers = {"Authorization": f"Bearer {TOKEN}"}
-                async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
-                    yield Running(app, config, client, base_url)
-        finally:
-            sock.close()
+    def _serve(**overrides: Any) -> AbstractAsyncContextManager[Running]:
+        return serve_backend(backend_config(tmp_path, **overrides))
 
     return _serve
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that says when its startup (lifespan included) is complete, and stops at once
+    when told instead of at its next 0.1 s tick."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+        self.stop = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+    async def main_loop(self) -> None:
+        await self.on_tick(0)  # sets the Date header once
+        await self.stop.wait()
 
 
 @asynccontextmanager
@@ -109,6 +120,7 @@ async def _serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[None]:
         yield
     finally:
         server.should_exit = True
+        server.stop.set()
         await task
 
 

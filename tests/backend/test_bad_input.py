@@ -5,11 +5,20 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
-from tests.backend.conftest import Running, Serve, encode_image, upload
+from tests.backend.conftest import (
+    Running,
+    Serve,
+    backend_config,
+    encode_image,
+    serve_backend,
+    upload,
+)
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -32,6 +41,16 @@ def webp_vp8l_claiming(width: int, height: int) -> bytes:
     payload = b"\x2f" + bits.to_bytes(4, "little") + b"\0" * 64
     chunk = b"VP8L" + len(payload).to_bytes(4, "little") + payload
     return b"RIFF" + (4 + len(chunk)).to_bytes(4, "little") + b"WEBP" + chunk
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    """One backend for the module's read-only checks: none of them may store anything."""
+    async with serve_backend(backend_config(tmp_path_factory.mktemp("bad-input"))) as running:
+        yield running
 
 
 async def assert_nothing_stored(running: Running) -> None:
@@ -90,21 +109,21 @@ BAD_IMAGES = [
 
 @pytest.mark.parametrize(("kwargs", "status", "code"), BAD_IMAGES)
 async def test_bad_image_refused(
-    running: Running, kwargs: dict[str, Any], status: int, code: str
+    shared: Running, kwargs: dict[str, Any], status: int, code: str
 ) -> None:
     """Bodies that are not the declared, complete, reasonably sized image are refused."""
-    response = await upload(running.client, "bad", **kwargs)
+    response = await upload(shared.client, "bad", **kwargs)
     assert response.status_code == status, response.text
     assert error_code(response) == code
-    await assert_nothing_stored(running)
+    await assert_nothing_stored(shared)
 
 
-async def test_thirty_mebibyte_body_refused(running: Running) -> None:
+async def test_thirty_mebibyte_body_refused(shared: Running) -> None:
     """A 30 MiB body gets 413 (the default limit is 20 MiB) and nothing is kept."""
-    response = await upload(running.client, "big", body=b"\0" * (30 * 1024 * 1024))
+    response = await upload(shared.client, "big", body=b"\0" * (30 * 1024 * 1024))
     assert response.status_code == 413
     assert error_code(response) == "payload_too_large"
-    await assert_nothing_stored(running)
+    await assert_nothing_stored(shared)
 
 
 async def test_chunked_body_over_limit_refused(serve: Serve) -> None:
@@ -139,23 +158,23 @@ async def test_chunked_body_over_limit_refused(serve: Serve) -> None:
     ],
 )
 async def test_bad_upload_parameters(
-    running: Running, params: dict[str, str], headers: dict[str, str]
+    shared: Running, params: dict[str, str], headers: dict[str, str]
 ) -> None:
     """Malformed metadata or keys get 400 invalid_parameter."""
     query = {"captured_at": "1.5", "monitor": "1", "width": "64", "height": "48", **params}
     heads = {"Idempotency-Key": "ok", "Content-Type": "image/webp", **headers}
-    response = await running.client.post(
+    response = await shared.client.post(
         "/api/captures", params=query, headers=heads, content=encode_image()
     )
     assert response.status_code == 400, response.text
     assert error_code(response) == "invalid_parameter"
-    await assert_nothing_stored(running)
+    await assert_nothing_stored(shared)
 
 
-async def test_missing_idempotency_key(running: Running) -> None:
+async def test_missing_idempotency_key(shared: Running) -> None:
     """An upload without Idempotency-Key is a 400 naming the header."""
     query = {"captured_at": "1.5", "monitor": "1", "width": "64", "height": "48"}
-    response = await running.client.post(
+    response = await shared.client.post(
         "/api/captures", params=query, headers={"Content-Type": "image/webp"}, content=b"x"
     )
     assert response.status_code == 400
@@ -173,13 +192,13 @@ async def test_missing_idempotency_key(running: Running) -> None:
         ("..%2F..%2Fetc%2Fpasswd", 404),
     ],
 )
-async def test_odd_ids(running: Running, capture_id: str, status: int) -> None:
+async def test_odd_ids(shared: Running, capture_id: str, status: int) -> None:
     """Malformed ids get 400, unknown ones 404, on every per-capture route."""
     for suffix in ("", "/image", "/thumbnail"):
-        response = await running.client.get(f"/api/captures/{capture_id}{suffix}")
+        response = await shared.client.get(f"/api/captures/{capture_id}{suffix}")
         assert response.status_code == status, (suffix, response.text)
         assert error_code(response)
-    assert (await running.client.delete(f"/api/captures/{capture_id}")).status_code == status
+    assert (await shared.client.delete(f"/api/captures/{capture_id}")).status_code == status
 
 
 def _b64(text: str) -> str:
@@ -198,9 +217,9 @@ def _b64(text: str) -> str:
         "A" * 200,
     ],
 )
-async def test_bad_cursor(running: Running, cursor: str) -> None:
+async def test_bad_cursor(shared: Running, cursor: str) -> None:
     """A cursor the server did not issue gets 400 invalid_cursor."""
-    response = await running.client.get("/api/captures", params={"cursor": cursor})
+    response = await shared.client.get("/api/captures", params={"cursor": cursor})
     assert response.status_code == 400
     assert error_code(response) in ("invalid_cursor", "invalid_parameter")
 
@@ -217,18 +236,19 @@ async def test_bad_cursor(running: Running, cursor: str) -> None:
         ({"limit": "ten"}, "invalid_parameter"),
     ],
 )
-async def test_bad_ranges(running: Running, params: dict[str, str], code: str) -> None:
+async def test_bad_ranges(shared: Running, params: dict[str, str], code: str) -> None:
     """Bad time ranges and limits get 400 with a message."""
-    response = await running.client.get("/api/captures", params=params)
+    response = await shared.client.get("/api/captures", params=params)
     assert response.status_code == 400
     assert error_code(response) == code
 
 
-async def test_unwritable_storage_is_a_retryable_503(running: Running) -> None:
+async def test_unwritable_storage_is_a_retryable_503(serve: Serve) -> None:
     """When the image cannot be written, the upload gets 503 with Retry-After and no row."""
-    (running.config.data_dir / "images").write_text("in the way")
-    response = await upload(running.client, "k")
-    assert response.status_code == 503
-    assert error_code(response) == "storage_failed"
-    assert response.headers["retry-after"] == "1"
-    assert (await running.client.get("/api/captures")).json()["items"] == []
+    async with serve() as running:
+        (running.config.data_dir / "images").write_text("in the way")
+        response = await upload(running.client, "k")
+        assert response.status_code == 503
+        assert error_code(response) == "storage_failed"
+        assert response.headers["retry-after"] == "1"
+        assert (await running.client.get("/api/captures")).json()["items"] == []
