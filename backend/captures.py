@@ -18,7 +18,14 @@ import structlog
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from backend.catalog import Capture, PageQuery, delete_capture, get_capture, list_captures
+from backend.catalog import (
+    Capture,
+    PageQuery,
+    delete_capture,
+    get_capture,
+    list_captures,
+    record_thumbnail,
+)
 from backend.errors import BadRequest, NotFound
 from backend.ids import is_capture_id
 from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbnail
@@ -146,6 +153,7 @@ async def read_thumbnail(request: Request, capture_id: CaptureId) -> Response:
     data = await asyncio.to_thread(backend.store.read, path)
     if data is None:
         data = await asyncio.to_thread(_build_thumbnail, backend, capture)
+        await backend.db.write(partial(record_thumbnail, capture_id=capture.id, size=len(data)))
     return _immutable(data, "image/webp", capture.sha256)
 
 

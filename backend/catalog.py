@@ -31,7 +31,7 @@ class Capture:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """What the catalog holds, kept up to date by triggers."""
+    """What the catalog holds (bytes: images and thumbnails), kept up to date by triggers."""
 
     captures: int
     bytes: int
@@ -117,12 +117,12 @@ def delete_older_than(conn: sqlite3.Connection, cutoff: float, limit: int) -> li
 
 
 def delete_over_budget(conn: sqlite3.Connection, max_bytes: int, limit: int) -> list[Capture]:
-    """Delete the oldest captures (up to ``limit``) until the images fit in ``max_bytes``."""
+    """Delete the oldest captures (up to ``limit``) until they fit in ``max_bytes``."""
     excess = totals(conn).bytes - max_bytes
     if excess <= 0:
         return []
     chosen: list[str] = []
-    sql = "SELECT id, bytes FROM captures ORDER BY captured_at, id LIMIT ?"
+    sql = "SELECT id, bytes + thumbnail_bytes FROM captures ORDER BY captured_at, id LIMIT ?"
     oldest = conn.execute(sql, (limit,)).fetchall()
     for capture_id, size in oldest:
         if excess <= 0:
@@ -133,6 +133,11 @@ def delete_over_budget(conn: sqlite3.Connection, max_bytes: int, limit: int) -> 
     return _all(
         conn.execute(f"DELETE FROM captures WHERE id IN ({marks}) RETURNING {COLUMNS}", chosen)
     )
+
+
+def record_thumbnail(conn: sqlite3.Connection, capture_id: str, size: int) -> None:
+    """Count a capture's new thumbnail in the storage totals."""
+    conn.execute("UPDATE captures SET thumbnail_bytes = ? WHERE id = ?", (size, capture_id))
 
 
 def ids_with_prefix(conn: sqlite3.Connection, prefix: str) -> set[str]:

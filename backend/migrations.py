@@ -45,7 +45,32 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# v2: thumbnails count against the storage budget too.
+_V2 = (
+    "ALTER TABLE captures ADD COLUMN thumbnail_bytes INTEGER NOT NULL DEFAULT 0",
+    "DROP TRIGGER captures_count_insert",
+    "DROP TRIGGER captures_count_delete",
+    """
+    CREATE TRIGGER captures_count_insert AFTER INSERT ON captures BEGIN
+        UPDATE storage_totals SET captures = captures + 1,
+            bytes = bytes + NEW.bytes + NEW.thumbnail_bytes WHERE id = 1;
+    END
+    """,
+    """
+    CREATE TRIGGER captures_count_delete AFTER DELETE ON captures BEGIN
+        UPDATE storage_totals SET captures = captures - 1,
+            bytes = bytes - OLD.bytes - OLD.thumbnail_bytes WHERE id = 1;
+    END
+    """,
+    """
+    CREATE TRIGGER captures_count_thumbnail AFTER UPDATE OF thumbnail_bytes ON captures BEGIN
+        UPDATE storage_totals
+            SET bytes = bytes + NEW.thumbnail_bytes - OLD.thumbnail_bytes WHERE id = 1;
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

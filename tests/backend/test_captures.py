@@ -98,6 +98,8 @@ async def test_thumbnail_generated_once_and_cached(running: Running) -> None:
     after = path.stat()
     assert second.content == first.content
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    storage = (await running.client.get("/health")).json()["components"]["storage"]
+    assert storage["bytes"] == record["bytes"] + len(first.content)  # counted against the budget
 
 
 async def test_delete_removes_row_image_and_thumbnail(running: Running) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from backend.catalog import COLUMNS, Totals, delete_capture, record_thumbnail, totals
 from backend.database import Database, DatabaseOpenError
 from backend.errors import BadRequest, InvalidImage
 from backend.ids import is_capture_id, new_capture_id, shard_end_ms, shard_of
-from backend.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
+from backend.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SchemaTooNewError,
+    migrate,
+    schema_version,
+)
 from backend.pagination import decode_cursor, encode_cursor
 from backend.webp import check_webp, webp_size
 
@@ -90,6 +99,26 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
         assert migrate(conn) == SCHEMA_VERSION
     finally:
         conn.close()
+
+
+def test_v1_database_upgraded_in_place(tmp_path: Path) -> None:
+    """A schema-1 database keeps its rows and totals, and counts thumbnails from then on."""
+    conn = sqlite3.connect(tmp_path / "ctxbus.sqlite3", isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    row = (new_capture_id(), "key", 1.0, 0, 1, 1, "image/png", 100, "x", 0.0)
+    conn.execute(f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    conn.close()
+    db = Database.open(tmp_path)
+    try:
+        assert asyncio.run(db.read(totals)) == Totals(captures=1, bytes=100)
+        asyncio.run(db.write(partial(record_thumbnail, capture_id=row[0], size=7)))
+        assert asyncio.run(db.read(totals)) == Totals(captures=1, bytes=107)
+        assert asyncio.run(db.write(partial(delete_capture, capture_id=row[0]))) is not None
+        assert asyncio.run(db.read(totals)) == Totals(captures=0, bytes=0)
+    finally:
+        db.close()
 
 
 def test_newer_schema_refused(tmp_path: Path) -> None:
