@@ -17,17 +17,20 @@ from backend.catalog import Capture, insert_capture
 from backend.database import Database
 from backend.ids import new_capture_id
 
-db = Database.open(Path(sys.argv[1]))
-for i in range(int(sys.argv[2])):
-    capture = Capture(new_capture_id(), f"other-{i}", 1.0 + i, 0, 1, 1, "image/png", 1, "x", 0.0)
-    asyncio.run(db.write(partial(insert_capture, capture=capture)))
-db.close()
+async def main() -> None:
+    db = Database.open(Path(sys.argv[1]))
+    for i in range(int(sys.argv[2])):
+        row = Capture(new_capture_id(), f"other-{i}", 1.0 + i, 0, 1, 1, "image/png", 1, "x", 0.0)
+        await db.write(partial(insert_capture, capture=row))
+    db.close()
+
+asyncio.run(main())
 """
 
 
 async def test_uploads_beside_another_writing_process(running: Running) -> None:
     """Uploads succeed while another process commits rows to the same database."""
-    rows = 200
+    rows = 50
     other = await asyncio.create_subprocess_exec(
         sys.executable, "-c", WRITER, str(running.config.data_dir), str(rows), cwd=REPO
     )
