@@ -1,0 +1,95 @@
+"""`ctxbus status --follow --json` in a subprocess while the backend is SIGKILLed repeatedly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bus import BackendStatus
+from bus import endpoints as names
+from tests.cli.conftest import Heartbeats, cli_argv, cli_env
+from tests.fixtures.processes import MainProcess
+
+KILLS = 10
+Line = dict[str, Any]
+
+
+class Lines:
+    """Every JSON line a subprocess prints, parsed, with a way to wait for one."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.items: list[Line] = []
+        self._changed = asyncio.Condition()
+        self._task = asyncio.ensure_future(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            async with self._changed:
+                self.items.append(json.loads(line))
+                self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[Line], bool], timeout: float = 30.0) -> Line:
+        async with asyncio.timeout(timeout), self._changed:
+            while True:
+                for item in self.items:
+                    if predicate(item):
+                        return item
+                await self._changed.wait()
+
+    async def finish(self) -> None:
+        await self._task
+
+
+def replaced(victim: int) -> Callable[[BackendStatus], bool]:
+    """Matches the ``running`` event of a backend other than ``victim``."""
+    return lambda event: event.state == "running" and event.pid != victim
+
+
+def backend_event(line: Line) -> bool:
+    return line["topic"] == names.BACKEND_STATUS and line["event"] is not None
+
+
+async def test_follow_sees_every_transition_once(
+    runtime_dir: Path, main_process: MainProcess, heartbeats: Heartbeats
+) -> None:
+    """Ten backend SIGKILLs: each transition is printed exactly once, seq strictly increasing."""
+    proc = await asyncio.create_subprocess_exec(
+        *cli_argv("status", "--follow", "--json"),
+        env=cli_env(runtime_dir),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    lines = Lines(proc.stdout)
+    await lines.wait_for(backend_event)  # following before the first kill
+    for _ in range(KILLS):
+        victim = (await main_process.status()).pid
+        assert victim is not None
+        after = len(main_process.log.events)
+        os.kill(victim, signal.SIGKILL)
+        await main_process.log.wait_for(replaced(victim), after=after)
+        # main's policy counts a backend killed within 1 s of `running` as crash-looping;
+        # two heartbeats (main's own 1 s clock) keep these kills "after a healthy run".
+        await heartbeats.wait(2)
+    last = (await main_process.status()).seq
+    await lines.wait_for(lambda line: backend_event(line) and line["event"]["seq"] == last)
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(10):
+        assert await proc.wait() == 0
+    await lines.finish()
+
+    backend = [line for line in lines.items if line["topic"] == names.BACKEND_STATUS]
+    assert [line["kind"] for line in backend] == ["snapshot"] + ["event"] * (len(backend) - 1)
+    seqs = [line["event"]["seq"] for line in backend]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "strictly increasing, no gap"
+    published = [(e.seq, e.state, e.pid) for e in main_process.log.events if e.seq > seqs[0]]
+    printed = [
+        (line["event"]["seq"], line["event"]["state"], line["event"]["pid"]) for line in backend[1:]
+    ]
+    assert printed == published, "every transition exactly once"
+    running_pids = {pid for _, state, pid in printed if state == "running"}
+    assert len(running_pids) >= KILLS
