@@ -26,9 +26,11 @@ from services.capture.settings import CaptureSettings
 from services.capture.spool import Spool
 from services.capture.status import StatusBoard
 from services.capture.uploader import Uploader
+from services.supervision.lock import InstanceLock
 
 log = structlog.get_logger("capture.service")
 
+LOCK_FILE = "capture.lock"  # one capture process per runtime dir (and so per spool)
 GRAB_RETRY_MIN = 0.5  # seconds before the first retry of a failed grab
 GRAB_RETRY_MAX = 5.0
 
@@ -62,7 +64,16 @@ class CaptureService:
         self.replier.register("get_status", NoArgs, self.handle_get_status)
 
     async def run(self) -> None:
-        """Serve and capture until cancelled; the spool keeps whatever was not stored yet."""
+        """Serve and capture until cancelled; :class:`~bus.SetupError` if one already runs here."""
+        lock = InstanceLock(self.bus.file(LOCK_FILE), "ctxbus capture")
+        lock.acquire()
+        try:
+            await self._run_locked()
+        finally:
+            lock.release()
+
+    async def _run_locked(self) -> None:
+        """The spool keeps whatever was not stored yet when this ends."""
         self.replier.bind()
         self.publisher.connect()
         self.board.spool(len(self.spool), self.spool.size_bytes)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bus import Endpoints, RemoteError
-from tests.capture.harness import event_proxy, running_capture
+from services.supervision import Child, ChildSpec
+from tests.capture.harness import REPO, capture_argv, event_proxy, running_capture
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
 
 pytestmark = pytest.mark.display
@@ -106,3 +109,22 @@ async def test_kept_frames_wait_in_the_spool_across_a_restart(
     async with running_capture(runtime_dir, args, display=xvfb.display) as capture:
         status = await capture.wait_status(lambda s: s.state == "running")
         assert status.spool_frames == 4
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_a_second_capture_on_the_same_runtime_dir_is_refused(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """Only one capture process per runtime dir (and spool): the second exits 1 and says why."""
+    async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
+        await capture.wait_status(lambda s: s.state == "running")
+        spec = ChildSpec(
+            name="capture-2",
+            argv=capture_argv(runtime_dir, ("--display", xvfb.display)),
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        second = await Child.spawn(spec)
+        async with asyncio.timeout(30):
+            assert await second.wait() == 1
+        assert any("another ctxbus capture" in line for line in second.tail())
+        assert (await capture.get_status()).state == "running"
