@@ -132,21 +132,26 @@ class Component:
             self._running_since = time.monotonic()
         await self._update(state="running", pid=child.pid, url=url or self.status.url)
 
-    async def stop(self, grace: float, *, asked: bool = False) -> None:
-        """Stop for good: SIGTERM → wait ``grace`` → SIGKILL (``asked``: it was told already,
-        so wait ``grace`` for it to exit before the SIGTERM)."""
+    async def stop(self, grace: float, *, asked: bool = False) -> int | None:
+        """Stop for good: SIGTERM → wait ``grace`` → SIGKILL; the exit status (None: not running).
+
+        ``asked``: it was told to stop already, so wait ``grace`` for it before the SIGTERM.
+        """
         self._stopping.set()
         child = self.child
-        if child is not None and child.running:
-            await self._update(state="stopping")
-            if asked:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(grace):
-                        await child.wait()
-            code = await child.terminate(grace)
-            await self._update(state="stopped", pid=None, exit_code=code, url=None)
-        elif self.status.state != "error":
-            await self._update(state="stopped", pid=None, url=None)
+        if child is None or not child.running:
+            if self.status.state != "error":
+                await self._update(state="stopped", pid=None, url=None)
+            return None
+        await self._update(state="stopping")
+        if asked:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await child.wait()
+        code = await child.terminate(grace)
+        reason = None if code == 0 else f"stopped with {describe_exit(code)}"
+        await self._update(state="stopped", pid=None, exit_code=code, url=None, reason=reason)
+        return code
 
     def kill(self) -> None:
         """SIGKILL the process group now (a second Ctrl-C)."""

@@ -5,7 +5,8 @@ Human mode: one line ``ctxbus is up: <dashboard URL>`` once ready, a few lines o
 
     {"ctxbus": "ready", "url": "http://127.0.0.1:1734/?token=...", "backend": "http://127.0.0.1:1733",
      "pids": {"main": 10, "frontend": 11, "backend": 12}}
-    {"ctxbus": "stopping"}   {"ctxbus": "forcing"}   {"ctxbus": "stopped"}
+    {"ctxbus": "stopping"}   {"ctxbus": "forcing"}
+    {"ctxbus": "stopped"}    {"ctxbus": "stopped", "unclean": {"main": -9}}
     {"ctxbus": "failed", "reason": "...", "components": [...]}
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 
 from bus import BackendStatus, ComponentStatus
 from services.cli.output import Output
+from services.supervision import describe_exit
 
 
 class Report:
@@ -41,8 +43,16 @@ class Report:
     def forcing(self) -> None:
         self.out.result({"ctxbus": "forcing"}, "forcing: killing every ctxbus process")
 
-    def stopped(self) -> None:
-        self.out.result({"ctxbus": "stopped"}, "ctxbus stopped")
+    def stopped(self, unclean: Mapping[str, int]) -> None:
+        """Everything ended; ``unclean``: components that did not exit with status 0."""
+        if not unclean:
+            self.out.result({"ctxbus": "stopped"}, "ctxbus stopped")
+            return
+        how = ", ".join(f"{name} ({describe_exit(code)})" for name, code in unclean.items())
+        self.out.result(
+            {"ctxbus": "stopped", "unclean": dict(unclean)},
+            f"ctxbus stopped, but not in order: {how}; see `ctxbus logs`",
+        )
 
     def failed(
         self, components: list[ComponentStatus], backend: BackendStatus | None, deadline: float

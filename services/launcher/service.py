@@ -51,6 +51,7 @@ RECORDS_FILE = "launcher-processes.json"
 READY_DEADLINE = 60.0  # seconds from start until the app must be usable
 CLIENT_GRACE = 5.0  # frontend/capture: SIGTERM → this long → SIGKILL
 MAIN_GRACE = 15.0  # main stops its backend (up to 10 s) before it exits
+FORCED_EXIT = 130  # a second Ctrl-C: everything was killed, not stopped in order
 
 
 class Launcher:
@@ -187,12 +188,13 @@ class Launcher:
                 await self.shutdown_requested.wait()
             elif not self.shutdown_requested.is_set():
                 code = 1
-            await self.handle_shutdown()
+            if not await self.handle_shutdown():
+                code = 1
             watching.cancel()
             serving.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        return code
+        return FORCED_EXIT if self.signals > 1 else code
 
     async def handle_startup(self) -> bool:
         """Wait until ready (True), a failure, a stop request or the deadline (False)."""
@@ -216,10 +218,19 @@ class Launcher:
         await self.backend_running.wait()
         await self.frontend_ready.wait()
 
-    async def handle_shutdown(self) -> None:
-        """The clients first, then main (asked to ``shutdown``, then signalled if need be)."""
+    async def handle_shutdown(self) -> bool:
+        """The clients first, then main (asked to ``shutdown``, then signalled if need be).
+
+        True if every process ended with status 0 (none needed a SIGKILL).
+        """
         clients = [c for name, c in self.components.items() if name != MAIN]
-        await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients))
+        codes = dict(
+            zip(
+                [c.name for c in clients],
+                await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients)),
+                strict=True,
+            )
+        )
         main = self.components[MAIN]
         asked = False
         if main.child is not None and main.child.running:
@@ -228,8 +239,10 @@ class Launcher:
                 asked = True
             except BusError as exc:
                 log.warning("main_shutdown_unanswered", error=str(exc))
-        await main.stop(MAIN_GRACE, asked=asked)
-        self.report.stopped()
+        codes[MAIN] = await main.stop(MAIN_GRACE, asked=asked)
+        unclean = {name: code for name, code in codes.items() if code not in (0, None)}
+        self.report.stopped(unclean)
+        return not unclean
 
 
 async def launch(config: Config, bus: Endpoints, report: Report, open_browser: bool) -> int:

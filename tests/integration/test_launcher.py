@@ -1,0 +1,125 @@
+"""`ctxbus up` as a user runs it: ready line, live components on the bus, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.cli.conftest import cli_argv, cli_env, ctxbus
+
+READY_DEADLINE = 60.0
+STOP_DEADLINE = 40.0
+
+
+class Up:
+    """A running `ctxbus up --json` and the JSON lines it printed."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+
+    async def next_line(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            raw = await self.proc.stdout.readline()
+        assert raw, "ctxbus up ended without printing"
+        line: dict[str, Any] = json.loads(raw)
+        self.lines.append(line)
+        return line
+
+    def tree(self) -> list[psutil.Process]:
+        """The launcher and every process below it (main, backends, frontend, capture)."""
+        root = psutil.Process(self.proc.pid)
+        return [root, *root.children(recursive=True)]
+
+    async def wait(self, timeout: float) -> int:
+        async with asyncio.timeout(timeout):
+            return await self.proc.wait()
+
+
+def alive(processes: list[psutil.Process]) -> list[int]:
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+@pytest.fixture
+async def up(runtime_dir: Path) -> AsyncIterator[Up]:
+    """`ctxbus up --json` on the test's runtime dir, past its ready line."""
+    proc = await asyncio.create_subprocess_exec(
+        *cli_argv("up", "--json"),
+        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": "0"}),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    running = Up(proc)
+    try:
+        ready = await running.next_line(READY_DEADLINE)
+        assert ready["ctxbus"] == "ready", ready
+        yield running
+    finally:
+        if proc.returncode is None:
+            for child in running.tree()[1:]:
+                child.kill()
+            proc.kill()
+            await proc.wait()
+
+
+async def test_ready_line_and_clean_ctrl_c(up: Up) -> None:
+    """The ready line names a working dashboard URL; Ctrl-C → exit 0 and no process left."""
+    ready = up.lines[0]
+    assert set(ready["pids"]) >= {"main", "frontend", "backend"}
+    family = up.tree()
+    assert {p.pid for p in family} >= set(ready["pids"].values())
+    async with httpx.AsyncClient() as client:
+        login = await client.get(ready["url"])
+    assert login.status_code == 303
+    up.proc.send_signal(signal.SIGINT)
+    assert await up.wait(STOP_DEADLINE) == 0
+    assert up.lines[-1] == {"ctxbus": "stopped"} or (await up.next_line(1)) == {"ctxbus": "stopped"}
+    assert alive(family) == []
+
+
+async def test_components_are_on_the_bus(runtime_dir: Path, up: Up) -> None:
+    """While up, `ctxbus status --json` lists main and the frontend running, with its URL."""
+    ran = await ctxbus(runtime_dir, "status", "--json")
+    assert ran.code == 0, ran.err
+    report = json.loads(ran.out)
+    states = {c["component"]: c for c in report["components"]}
+    assert states["main"]["state"] == "running"
+    assert states["frontend"]["state"] == "running"
+    assert states["frontend"]["url"].startswith("http://127.0.0.1:")
+    assert report["backend"]["state"] == "running"
+    up.proc.send_signal(signal.SIGTERM)
+    assert await up.wait(STOP_DEADLINE) == 0
+
+
+async def test_down_stops_everything(runtime_dir: Path, up: Up) -> None:
+    """`ctxbus down` asks the launcher to stop: it exits 0 and leaves no process."""
+    family = up.tree()
+    ran = await ctxbus(runtime_dir, "down", "--json")
+    assert ran.code == 0, ran.err
+    assert await up.wait(STOP_DEADLINE) == 0
+    assert alive(family) == []
+
+
+async def test_second_ctrl_c_forces(up: Up) -> None:
+    """A second Ctrl-C kills every process at once: exit 130, nothing left."""
+    family = up.tree()
+    up.proc.send_signal(signal.SIGINT)
+    assert (await up.next_line(10))["ctxbus"] == "stopping"
+    up.proc.send_signal(signal.SIGINT)
+    assert await up.wait(STOP_DEADLINE) == 130
+    assert alive(family) == []
