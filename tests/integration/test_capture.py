@@ -230,3 +230,29 @@ async def test_dashboard_controls_pause_resume_and_capture_now(
             await expect(page.get_by_test_id("capture-note")).to_contain_text("kept 1")
             await page.get_by_test_id("capture-resume").click()
             await expect(state).to_have_text("running", timeout=UI_TIMEOUT)
+
+
+async def test_frames_wait_for_a_new_main_and_reach_its_backend(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """main stops: kept frames are spooled; a new main (new token) starts: they are flushed."""
+    xvfb.fill("white")
+    async with running_capture(
+        runtime_dir, ("--interval", "3600"), display=xvfb.display
+    ) as capture:
+        async with running_main(runtime_dir, app=BACKEND_APP):
+            await capture.frames.wait_for(lambda _: True)
+        for color in ("red", "green", "blue"):
+            xvfb.fill(color)
+            assert (await capture.capture_now()).kept == 1
+        # no events reach us now: they travel through main's proxy
+        async with running_main(runtime_dir, app=BACKEND_APP) as second:
+            seen = len(capture.status.events)
+            status = await capture.status.wait_for(
+                lambda s: s.spool_frames == 0 and s.counters.uploaded == 4, after=seen
+            )
+            keys = {str(item["idempotency_key"]) for item in await stored_captures(second)}
+    assert status.counters.dropped == 0
+    assert status.counters.spooled >= 3
+    assert keys == {frame.key for frame in capture.frames.events}
+    assert len(keys) == 4
