@@ -42,6 +42,7 @@ class ComponentSettings:
     spec: ChildSpec
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     running_on_spawn: bool = False
+    after_ready: bool = False  # started once the app is usable: off the start-up critical path
 
 
 class Component:

@@ -180,9 +180,13 @@ class Launcher:
         async with asyncio.TaskGroup() as group:
             serving = group.create_task(replier.serve())
             watching = group.create_task(self.watch_backend())
-            for component in self.components.values():
+            early = [c for c in self.components.values() if not c.settings.after_ready]
+            for component in early:
                 group.create_task(component.run())
             if await self.handle_startup():
+                for component in self.components.values():
+                    if component.settings.after_ready:
+                        group.create_task(component.run())
                 if self.open_browser and self.frontend_url:
                     group.create_task(asyncio.to_thread(webbrowser.open, self.frontend_url))
                 await self.shutdown_requested.wait()

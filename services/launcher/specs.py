@@ -58,5 +58,9 @@ def component_settings(config: Config) -> list[ComponentSettings]:
     ]
     if capture_installed():
         argv = (sys.executable, "-m", CAPTURE_MODULE)
-        found.append(ComponentSettings(spec(CAPTURE, argv), running_on_spawn=True))
+        # Capture is not needed for the dashboard; on a small machine its imports would compete
+        # with main and the backend for the CPU, so it starts once the app is ready.
+        found.append(
+            ComponentSettings(spec(CAPTURE, argv), running_on_spawn=True, after_ready=True)
+        )
     return found
