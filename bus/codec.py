@@ -45,6 +45,20 @@ class _Probe(msgspec.Struct):
 
 _probe_decoder = msgspec.json.Decoder(_Probe)
 
+# Besides DecodeError, msgspec raises RecursionError for input nested deeper than it recurses
+# (e.g. 10,000 nested arrays) and UnicodeDecodeError for invalid UTF-8 inside a JSON string.
+# Both are malformed input, never a server fault.
+_UNREADABLE = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def _why(exc: Exception) -> str:
+    """What is wrong with an unreadable frame, in words a client author can act on."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 in a JSON string"
+    return str(exc)
+
 
 # -- requests --------------------------------------------------------------------------------------
 
@@ -61,7 +75,7 @@ def probe_id(frames: list[bytes]) -> str | None:
         return None
     try:
         probe = _probe_decoder.decode(frames[0])
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except _UNREADABLE:
         return None
     return probe.id if probe.id and len(probe.id) <= 64 else None
 
@@ -78,8 +92,10 @@ def decode_request(frames: list[bytes]) -> Request:
         )
     try:
         probe = _probe_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError("bad_request", f"the request is not a JSON object: {exc}") from exc
+    except _UNREADABLE as exc:
+        raise ProtocolError(
+            "bad_request", f"the request is not a readable JSON object: {_why(exc)}"
+        ) from exc
     if probe.v is not None and probe.v != endpoints.PROTOCOL_VERSION:
         raise ProtocolError(
             "unsupported_version",
@@ -88,16 +104,16 @@ def decode_request(frames: list[bytes]) -> Request:
         )
     try:
         return _request_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError("bad_request", f"malformed request: {exc}") from exc
+    except _UNREADABLE as exc:
+        raise ProtocolError("bad_request", f"malformed request: {_why(exc)}") from exc
 
 
 def decode_args(request: Request, args_type: type[M]) -> M:
     """The request's ``args`` as ``args_type``, or :class:`ProtocolError` ``bad_request``."""
     try:
         return msgspec.json.decode(request.args, type=args_type)
-    except msgspec.DecodeError as exc:
-        where = str(exc).replace("`$", "`$.args")
+    except _UNREADABLE as exc:
+        where = _why(exc).replace("`$", "`$.args")
         raise ProtocolError("bad_request", f"bad args for {request.op!r}: {where}") from exc
 
 
@@ -120,8 +136,8 @@ def decode_reply(frames: list[bytes], request_id: str, result_type: type[M]) -> 
         raise BadReply(f"a reply is one frame, got {len(frames)}")
     try:
         reply = _reply_decoder.decode(frames[0])
-    except msgspec.DecodeError as exc:
-        raise BadReply(f"unreadable reply: {exc}") from exc
+    except _UNREADABLE as exc:
+        raise BadReply(f"unreadable reply: {_why(exc)}") from exc
     if reply.id is not None and reply.id != request_id:
         raise BadReply(f"reply to request {reply.id!r}, expected {request_id!r}")
     if not reply.ok:
@@ -132,8 +148,8 @@ def decode_reply(frames: list[bytes], request_id: str, result_type: type[M]) -> 
         raise BadReply("an ok reply without a result")
     try:
         return msgspec.json.decode(reply.result, type=result_type)
-    except msgspec.DecodeError as exc:
-        raise BadReply(f"unexpected result: {exc}") from exc
+    except _UNREADABLE as exc:
+        raise BadReply(f"unexpected result: {_why(exc)}") from exc
 
 
 # -- events ----------------------------------------------------------------------------------------
@@ -154,8 +170,8 @@ def decode_event(frames: list[bytes], event_type: type[E]) -> tuple[str, E]:
         raise BadReply("an event topic is not UTF-8") from exc
     try:
         return topic, msgspec.json.decode(frames[1], type=event_type)
-    except msgspec.DecodeError as exc:
-        raise BadReply(f"malformed {topic} event: {exc}") from exc
+    except _UNREADABLE as exc:
+        raise BadReply(f"malformed {topic} event: {_why(exc)}") from exc
 
 
 def decode_any_event(frames: list[bytes]) -> tuple[str, Event]:
