@@ -1,9 +1,10 @@
 """REQ clients with the Lazy Pirate pattern, in asyncio and blocking flavours.
 
-Each attempt sends the request and polls for the reply with a timeout. On a timeout the socket
-is closed with ``LINGER=0`` (a REQ socket that missed its reply is stuck), a fresh one is opened and
-the same request (same id: the replier answers a resend from its reply cache, so the op never runs
-twice) goes out again. After ``retries`` attempts in all, :class:`BusTimeout`.
+Each attempt sends the request and waits for the reply with a timeout (the socket's ``RCVTIMEO``).
+On a timeout the socket is closed with ``LINGER=0`` (a REQ socket that missed its reply is stuck), a
+fresh one is opened and the same request (same id: the replier answers a resend from its reply
+cache, so the op never runs twice) goes out again. After ``retries`` attempts in all,
+:class:`BusTimeout`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def _timeout_error(address: str, op: str, attempts: int, timeout: float) -> BusT
     )
 
 
-def _configure(sock: zmq.Socket[Any], address: str) -> None:
+def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
+    # The receive timeout is the Lazy Pirate poll: cheaper than a poll then a receive (one wait
+    # instead of two, and no poller object per call in the asyncio flavour).
+    sock.setsockopt(zmq.RCVTIMEO, max(1, int(timeout * 1000)))
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
     sock.connect(address)
@@ -69,21 +73,19 @@ class AsyncRequester:
                 sock = self._open()
                 try:
                     await sock.send(frame)
-                    # pyzmq's stub for the asyncio poll omits the flags argument
-                    timeout_ms = int(self.timeout * 1000)
-                    if await sock.poll(timeout_ms, zmq.POLLIN):  # type: ignore[call-arg]
-                        frames = await sock.recv_multipart()
-                        return decode_reply(frames, request_id, result_type)
+                    frames = await sock.recv_multipart()  # RCVTIMEO bounds the wait
+                    return decode_reply(frames, request_id, result_type)
+                except zmq.Again:
+                    self._discard()  # a REQ socket that missed its reply is stuck: reopen
                 except BaseException:
                     self._discard()
                     raise
-                self._discard()
         raise _timeout_error(self.address, op, self.retries, self.timeout)
 
     def _open(self) -> zmq.asyncio.Socket:
         if self._socket is None:
             self._socket = self._context.socket(zmq.REQ)
-            _configure(self._socket, self.address)
+            _configure(self._socket, self.address, self.timeout)
         return self._socket
 
     def _discard(self) -> None:
@@ -121,18 +123,18 @@ class Requester:
             sock = self._open()
             try:
                 sock.send(frame)
-                if sock.poll(int(self.timeout * 1000), zmq.POLLIN):
-                    return decode_reply(sock.recv_multipart(), request_id, result_type)
+                return decode_reply(sock.recv_multipart(), request_id, result_type)
+            except zmq.Again:
+                self._discard()  # a REQ socket that missed its reply is stuck: reopen
             except BaseException:
                 self._discard()
                 raise
-            self._discard()
         raise _timeout_error(self.address, op, self.retries, self.timeout)
 
     def _open(self) -> zmq.Socket[bytes]:
         if self._socket is None:
             self._socket = self._context.socket(zmq.REQ)
-            _configure(self._socket, self.address)
+            _configure(self._socket, self.address, self.timeout)
         return self._socket
 
     def _discard(self) -> None:

@@ -75,6 +75,8 @@ class StateFollower(Generic[E]):
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
         sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+        if self.heartbeat is not None:
+            sock.setsockopt(zmq.RCVTIMEO, max(1, int(self.heartbeat.liveness * 1000)))
         sock.connect(self.events_address)
         # Exact topics: ZeroMQ filters by prefix, so "backend.status" would match "backend.statusX";
         # the topic frame is compared again on receipt.
@@ -94,13 +96,13 @@ class StateFollower(Generic[E]):
                     if update is not None:
                         yield update
                     need_sync = self.state is None or self._lost
-                timeout = self.heartbeat.liveness if self.heartbeat else None
-                if not await sock.poll(None if timeout is None else timeout * 1000):
+                try:
+                    frames = await sock.recv_multipart()  # RCVTIMEO is the liveness window
+                except zmq.Again:
                     if not self._lost:
                         self._lost = True
                         yield Update("lost")
                     continue
-                frames = await sock.recv_multipart()
                 for update, resync in self._receive(frames):
                     if update is not None:
                         yield update
