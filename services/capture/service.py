@@ -105,6 +105,10 @@ class CaptureService:
                 await self.capture_once()
             except GrabError:
                 delay, self._retry = self._retry, min(self._retry * 2, GRAB_RETRY_MAX)
+            except Exception as exc:  # logged with its traceback; a bug must not end capture
+                log.exception("capture_failed")
+                await self.board.set_state("unavailable", f"capture failed: {exc!r}; retrying")
+                delay, self._retry = self._retry, min(self._retry * 2, GRAB_RETRY_MAX)
             await self._wait(started + delay - time.monotonic())
 
     async def _wait(self, seconds: float) -> None:
