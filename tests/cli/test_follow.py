@@ -13,7 +13,7 @@ from typing import Any
 from bus import BackendStatus
 from bus import endpoints as names
 from tests.cli.conftest import Heartbeats, cli_argv, cli_env
-from tests.fixtures.processes import MainProcess
+from tests.fixtures.processes import MainProcess, running_main
 
 KILLS = 10
 Line = dict[str, Any]
@@ -93,3 +93,35 @@ async def test_follow_sees_every_transition_once(
     assert printed == published, "every transition exactly once"
     running_pids = {pid for _, state, pid in printed if state == "running"}
     assert len(running_pids) >= KILLS
+
+
+async def test_follow_says_when_main_goes_and_comes_back(runtime_dir: Path) -> None:
+    """main stops: a `lost` line (no heartbeat for 3 s); a new main: `back`, then its state."""
+    async with running_main(runtime_dir) as first:
+        proc = await asyncio.create_subprocess_exec(
+            *cli_argv("status", "--follow", "--json"),
+            env=cli_env(runtime_dir),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        lines = Lines(proc.stdout)
+        await lines.wait_for(backend_event)
+        old = (await first.status()).instance
+    await lines.wait_for(lambda line: line["kind"] == "lost")
+    async with running_main(runtime_dir) as second:
+        new = (await second.status()).instance
+        assert new != old
+        await lines.wait_for(lambda line: line["kind"] == "back")
+        await lines.wait_for(
+            lambda line: (
+                backend_event(line)
+                and line["event"]["instance"] == new
+                and line["event"]["state"] == "running"
+            )
+        )
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(10):
+        assert await proc.wait() == 0
+    await lines.finish()
+    kinds = [line["kind"] for line in lines.items if line["topic"] == names.BACKEND_STATUS]
+    assert kinds.index("lost") < kinds.index("back")
