@@ -9,9 +9,10 @@ gone; its next heartbeat means it is back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
 import zmq
 import zmq.asyncio
@@ -47,6 +48,37 @@ class HeartbeatRule:
     liveness: float = endpoints.HEARTBEAT_INTERVAL * endpoints.HEARTBEAT_LIVENESS
 
 
+class _Inbox:
+    """Receive from a plain zmq socket through the event loop's reader on its FD.
+
+    Cheaper per message than pyzmq's asyncio socket (no future, timer and reader registration
+    per receive). The FD only says the socket's state may have changed: ``EVENTS`` is the truth,
+    checked after the wake-up flag is cleared so that no wake-up is lost in between.
+    """
+
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self._sock = sock
+        self._readable = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._readable.set)
+
+    async def receive(self, timeout: float | None) -> list[bytes] | None:
+        """The next message, or None when ``timeout`` seconds pass without one."""
+        while True:
+            self._readable.clear()
+            if cast(int, self._sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                return self._sock.recv_multipart(zmq.NOBLOCK)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._readable.wait()
+            except TimeoutError:
+                return None
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close(linger=0)
+
+
 class StateFollower(Generic[E]):
     """Follow the state published on ``topic``: a snapshot, then each change exactly once."""
 
@@ -70,13 +102,11 @@ class StateFollower(Generic[E]):
         self._context = context or zmq.asyncio.Context.instance()
         self._lost = False
 
-    def _open(self) -> zmq.asyncio.Socket:
-        sock = self._context.socket(zmq.SUB)
+    def _open(self) -> zmq.Socket[bytes]:
+        sock: zmq.Socket[bytes] = zmq.Socket(self._context, zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
         sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
-        if self.heartbeat is not None:
-            sock.setsockopt(zmq.RCVTIMEO, max(1, int(self.heartbeat.liveness * 1000)))
         sock.connect(self.events_address)
         # Exact topics: ZeroMQ filters by prefix, so "backend.status" would match "backend.statusX";
         # the topic frame is compared again on receipt.
@@ -87,7 +117,8 @@ class StateFollower(Generic[E]):
 
     async def updates(self) -> AsyncIterator[Update[E]]:
         """Yield the snapshot, then every change in ``seq`` order, re-syncing on any gap."""
-        sock = self._open()
+        inbox = _Inbox(self._open())
+        liveness = self.heartbeat.liveness if self.heartbeat is not None else None
         try:
             need_sync = True
             while True:
@@ -96,9 +127,8 @@ class StateFollower(Generic[E]):
                     if update is not None:
                         yield update
                     need_sync = self.state is None or self._lost
-                try:
-                    frames = await sock.recv_multipart()  # RCVTIMEO is the liveness window
-                except zmq.Again:
+                frames = await inbox.receive(liveness)
+                if frames is None:
                     if not self._lost:
                         self._lost = True
                         yield Update("lost")
@@ -108,7 +138,7 @@ class StateFollower(Generic[E]):
                         yield update
                     need_sync = need_sync or resync
         finally:
-            sock.close(linger=0)
+            inbox.close()
 
     async def _sync(self) -> Update[E] | None:
         try:
