@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` runs every ``bench/<name>.py`` that has a ``main()``."""

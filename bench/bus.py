@@ -1,0 +1,430 @@
+"""Bus overhead: bare pyzmq against the ctxbus library, on this machine, in one run.
+
+Round trip (ipc): a bare REQ/REP pair against a ctxbus ``Requester``/``AsyncRequester`` talking to a
+``Replier`` in another process, sync against sync and asyncio against asyncio. Event latency: bare
+PUB → SUB against ``Publisher`` → ``Proxy`` (in its own process, as in main) → ``StateFollower``, to
+1 and 10 subscriber processes; latency is the receive time minus the ``ts`` in the body.
+
+Goals: ctxbus/bare <= 1.5 for the round trip p50, <= 2.0 for the event latency p50.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from bus import (
+    AsyncRequester,
+    BackendStatus,
+    Endpoints,
+    NoArgs,
+    PingResult,
+    Proxy,
+    Publisher,
+    Replier,
+    Requester,
+    StateFollower,
+    encode_ok,
+    encode_request,
+    ensure_runtime_dir,
+)
+from bus.endpoints import BACKEND_STATUS
+
+ROUNDS = 5  # bare and ctxbus take turns this many times per case
+ROUND_TRIPS = 3000  # measured requests per round-trip case
+WARMUP = 300  # unmeasured requests before them
+EVENTS = 1000  # measured events per latency case
+EVENT_INTERVAL = 0.001  # seconds between published events: latency, not throughput
+READY_TIMEOUT = 30.0  # seconds for child processes to come up (the machine may be busy)
+RESULT_TIMEOUT = 30.0  # seconds for a subscriber's figures to arrive
+GOAL_ROUND_TRIP = 1.5
+GOAL_EVENT = 2.0
+
+_CTX = mp.get_context("spawn")
+Target = tuple[Callable[..., None], tuple[Any, ...]]  # a child process: its function and args
+_PING_REPLY = encode_ok("0" * 32, PingResult(pid=1, instance="0" * 16, uptime_s=1.0))
+_PING_REQUEST = encode_request("0" * 32, "ping")
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """p50 and p99 of one case, in microseconds."""
+
+    p50: float
+    p99: float
+
+    @classmethod
+    def of(cls, samples_s: list[float]) -> Figures:
+        ordered = sorted(samples_s)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return cls(statistics.median(ordered) * 1e6, p99 * 1e6)
+
+
+# -- children -------------------------------------------------------------------------------------
+
+
+def _bare_rep(address: str, ready: MpEvent, asynchronous: bool) -> None:
+    """A bare REP server answering every request with the same reply frame."""
+    if asynchronous:
+        asyncio.run(_bare_rep_async(address, ready))
+        return
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
+    sock.bind(address)
+    ready.set()
+    while True:
+        sock.recv()
+        sock.send(_PING_REPLY)
+
+
+async def _bare_rep_async(address: str, ready: MpEvent) -> None:
+    sock = zmq.asyncio.Context.instance().socket(zmq.REP)
+    sock.bind(address)
+    ready.set()
+    while True:
+        await sock.recv()
+        await sock.send(_PING_REPLY)
+
+
+def _ctxbus_rep(address: str, ready: MpEvent) -> None:
+    """A ctxbus Replier answering ``ping``."""
+    asyncio.run(_ctxbus_rep_async(address, ready))
+
+
+async def _ctxbus_rep_async(address: str, ready: MpEvent) -> None:
+    started = time.monotonic()
+
+    async def ping(_: NoArgs) -> PingResult:
+        return PingResult(pid=os.getpid(), instance="bench", uptime_s=time.monotonic() - started)
+
+    replier = Replier(address)
+    replier.register("ping", NoArgs, ping)
+    replier.bind()
+    ready.set()
+    await replier.serve()
+
+
+def _proxy(endpoints: Endpoints, ready: MpEvent) -> None:
+    """main's part: the XSUB/XPUB proxy."""
+    asyncio.run(_proxy_async(endpoints, ready))
+
+
+async def _proxy_async(endpoints: Endpoints, ready: MpEvent) -> None:
+    proxy = Proxy(endpoints.publish, endpoints.events)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(proxy.run())
+        await proxy.wait_bound()
+        ready.set()
+
+
+def _bare_sub(address: str, ready: MpEvent, results: Queue[list[float]]) -> None:
+    """A bare SUB socket: latency of every event until the one with ``seq`` 0 (the end)."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+    sock.connect(address)
+    sock.subscribe(BACKEND_STATUS.encode())
+    samples: list[float] = []
+    while True:
+        _, body = sock.recv_multipart()
+        now = time.time()
+        event = msgspec.json.decode(body)
+        if event["seq"] < 0:
+            ready.set()
+        elif event["seq"] == 0:
+            break
+        else:
+            samples.append(now - event["ts"])
+    results.put(samples)
+
+
+def _ctxbus_sub(endpoints: Endpoints, ready: MpEvent, results: Queue[list[float]]) -> None:
+    """A StateFollower with its snapshot from the publisher's ``get_status``."""
+    asyncio.run(_ctxbus_sub_async(endpoints, ready, results))
+
+
+async def _ctxbus_sub_async(
+    endpoints: Endpoints, ready: MpEvent, results: Queue[list[float]]
+) -> None:
+    requester = AsyncRequester(endpoints.control)
+
+    async def snapshot() -> BackendStatus:
+        return await requester.call("get_status", BackendStatus)
+
+    follower = StateFollower(endpoints.events, BACKEND_STATUS, BackendStatus, snapshot)
+    samples: list[float] = []
+    async for update in follower.updates():
+        now = time.time()
+        if update.event is None:
+            continue
+        if update.event.reason == "warmup":
+            ready.set()
+        elif update.event.reason == "end":
+            break
+        elif update.kind == "event":
+            samples.append(now - update.event.ts)
+    results.put(samples)
+
+
+# -- the cases -------------------------------------------------------------------------------------
+# Bare and ctxbus run side by side and take turns in short rounds, so that both see the same load
+# on the machine (other processes, CPU frequency); their figures are comparable even when absolute
+# numbers drift from run to run.
+
+
+@contextmanager
+def _children(targets: list[Target]) -> Iterator[None]:
+    """Start one process per target; stop them all on the way out."""
+    procs: list[SpawnProcess] = []
+    try:
+        for target, args in targets:
+            proc = _CTX.Process(target=target, args=args, daemon=True)
+            proc.start()
+            procs.append(proc)
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+
+
+def _wait_all(events: list[MpEvent], what: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    for event in events:
+        if not event.wait(max(0.0, deadline - time.monotonic())):
+            raise RuntimeError(f"{what} did not come up within {READY_TIMEOUT:g}s")
+
+
+def _timed(call: Callable[[], object], count: int, samples: list[float]) -> None:
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+
+
+async def _timed_async(call: Callable[[], Any], count: int, samples: list[float]) -> None:
+    for _ in range(count):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
+
+
+def round_trips(bare_address: str, address: str, asynchronous: bool) -> tuple[Figures, Figures]:
+    """Bare REQ ↔ REP against ctxbus (Async)Requester ↔ Replier, each server in its own process."""
+    ready = [_CTX.Event(), _CTX.Event()]
+    servers: list[Target] = [
+        (_bare_rep, (bare_address, ready[0], asynchronous)),
+        (_ctxbus_rep, (address, ready[1])),
+    ]
+    with _children(servers):
+        _wait_all(ready, "the REP servers")
+        if asynchronous:
+            return asyncio.run(_round_trips_async(bare_address, address))
+        return _round_trips_sync(bare_address, address)
+
+
+def _round_trips_sync(bare_address: str, address: str) -> tuple[Figures, Figures]:
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
+    sock.connect(bare_address)
+    requester = Requester(address)
+
+    def bare() -> bytes:
+        sock.send(_PING_REQUEST)
+        return sock.recv()
+
+    def ours() -> PingResult:
+        return requester.call("ping", PingResult)
+
+    try:
+        _timed(bare, WARMUP, [])
+        _timed(ours, WARMUP, [])
+        bare_samples: list[float] = []
+        our_samples: list[float] = []
+        for _ in range(ROUNDS):
+            _timed(bare, ROUND_TRIPS // ROUNDS, bare_samples)
+            _timed(ours, ROUND_TRIPS // ROUNDS, our_samples)
+        return Figures.of(bare_samples), Figures.of(our_samples)
+    finally:
+        sock.close(linger=0)
+        requester.close()
+
+
+async def _round_trips_async(bare_address: str, address: str) -> tuple[Figures, Figures]:
+    sock = zmq.asyncio.Context.instance().socket(zmq.REQ)
+    sock.connect(bare_address)
+    requester = AsyncRequester(address)
+
+    async def bare() -> bytes:
+        await sock.send(_PING_REQUEST)
+        return await sock.recv()
+
+    async def ours() -> PingResult:
+        return await requester.call("ping", PingResult)
+
+    try:
+        await _timed_async(bare, WARMUP, [])
+        await _timed_async(ours, WARMUP, [])
+        bare_samples: list[float] = []
+        our_samples: list[float] = []
+        for _ in range(ROUNDS):
+            await _timed_async(bare, ROUND_TRIPS // ROUNDS, bare_samples)
+            await _timed_async(ours, ROUND_TRIPS // ROUNDS, our_samples)
+        return Figures.of(bare_samples), Figures.of(our_samples)
+    finally:
+        sock.close(linger=0)
+        requester.close()
+
+
+def event_latency(
+    endpoints: Endpoints, bare_address: str, subscribers: int
+) -> tuple[Figures, Figures]:
+    """Bare PUB → SUB processes against Publisher → Proxy process → StateFollower processes."""
+    proxy_ready = _CTX.Event()
+    with _children([(_proxy, (endpoints, proxy_ready))]):
+        _wait_all([proxy_ready], "the proxy")
+        return asyncio.run(_event_latency(endpoints, bare_address, subscribers))
+
+
+async def _event_latency(
+    endpoints: Endpoints, bare_address: str, subscribers: int
+) -> tuple[Figures, Figures]:
+    bare: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+    bare.bind(bare_address)
+    publisher = Publisher(endpoints.publish)
+    await publisher.publish(BACKEND_STATUS, BackendStatus(state="starting", port=0))
+    replier = Replier(endpoints.control)
+    replier.register("get_status", NoArgs, _status_of(publisher))
+    bare_ready = [_CTX.Event() for _ in range(subscribers)]
+    our_ready = [_CTX.Event() for _ in range(subscribers)]
+    bare_results: Queue[list[float]] = _CTX.Queue()
+    our_results: Queue[list[float]] = _CTX.Queue()
+    targets: list[Target] = [(_bare_sub, (bare_address, r, bare_results)) for r in bare_ready]
+    targets += [(_ctxbus_sub, (endpoints, ready, our_results)) for ready in our_ready]
+    try:
+        async with asyncio.TaskGroup() as group:
+            serving = group.create_task(replier.serve())
+            with _children(targets):
+                await _warm_up(bare, publisher, bare_ready + our_ready)
+                for _ in range(ROUNDS):
+                    await _publish_bare(bare, EVENTS // ROUNDS)
+                    await _publish_ours(publisher, EVENTS // ROUNDS)
+                await _publish_bare(bare, 0)
+                await _publish_ours(publisher, 0)
+                figures = await asyncio.gather(
+                    asyncio.to_thread(_collect, bare_results, subscribers),
+                    asyncio.to_thread(_collect, our_results, subscribers),
+                )
+            serving.cancel()
+    finally:
+        bare.close(linger=0)
+        publisher.close()
+    return figures[0], figures[1]
+
+
+def _status_of(publisher: Publisher) -> Callable[[NoArgs], Awaitable[BackendStatus]]:
+    async def get_status(_: NoArgs) -> BackendStatus:
+        latest = publisher.latest(BACKEND_STATUS)
+        assert isinstance(latest, BackendStatus)
+        return latest
+
+    return get_status
+
+
+def _bare_event(seq: int) -> list[bytes]:
+    body = {"seq": seq, "ts": time.time(), "state": "running", "port": 8000}
+    return [BACKEND_STATUS.encode(), msgspec.json.encode(body)]
+
+
+async def _warm_up(bare: zmq.Socket[bytes], publisher: Publisher, readies: list[MpEvent]) -> None:
+    """Publish on both until every subscriber has one event (slow joiners)."""
+    async with asyncio.timeout(READY_TIMEOUT):
+        while not all(ready.is_set() for ready in readies):
+            bare.send_multipart(_bare_event(-1))
+            warmup = BackendStatus(state="running", port=0, reason="warmup")
+            await publisher.publish(BACKEND_STATUS, warmup)
+            await asyncio.sleep(0.01)
+
+
+async def _publish_bare(bare: zmq.Socket[bytes], count: int) -> None:
+    """``count`` timed events, or the end marker (seq 0) when ``count`` is 0."""
+    for seq in range(1, count + 1) if count else [0]:
+        bare.send_multipart(_bare_event(seq))
+        await asyncio.sleep(EVENT_INTERVAL)
+
+
+async def _publish_ours(publisher: Publisher, count: int) -> None:
+    """``count`` timed events, or the end marker when ``count`` is 0."""
+    for _ in range(count) if count else [0]:
+        event = BackendStatus(state="running", port=8000, reason=None if count else "end")
+        await publisher.publish(BACKEND_STATUS, event)
+        await asyncio.sleep(EVENT_INTERVAL)
+
+
+def _collect(results: Queue[list[float]], count: int) -> Figures:
+    samples: list[float] = []
+    for _ in range(count):
+        samples.extend(results.get(timeout=RESULT_TIMEOUT))
+    return Figures.of(samples)
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def _row(name: str, bare: Figures, ours: Figures, goal: float) -> str:
+    ratio = ours.p50 / bare.p50
+    verdict = "ok" if ratio <= goal else "MISSED"
+    return (
+        f"{name:<28} {bare.p50:>9.1f} {bare.p99:>9.1f} {ours.p50:>9.1f} {ours.p99:>9.1f}"
+        f" {ratio:>7.2f} {ours.p99 / bare.p99:>7.2f}  <= {goal:g} {verdict}"
+    )
+
+
+def run(runtime_dir: Path) -> list[str]:
+    """Every case; the table's lines."""
+    endpoints = Endpoints(ensure_runtime_dir(runtime_dir))
+    bare_address = endpoints.address("bench-bare.sock")
+    header = (
+        f"{'case (microseconds)':<28} {'bare p50':>9} {'bare p99':>9} {'ours p50':>9} "
+        f"{'ours p99':>9} {'p50 x':>7} {'p99 x':>7}  goal"
+    )
+    lines = [header, "-" * len(header)]
+    for asynchronous, name in ((False, "round trip, sync"), (True, "round trip, asyncio")):
+        bare, ours = round_trips(bare_address, endpoints.control, asynchronous)
+        lines.append(_row(name, bare, ours, GOAL_ROUND_TRIP))
+    for subscribers in (1, 10):
+        bare, ours = event_latency(endpoints, bare_address, subscribers)
+        lines.append(_row(f"event latency, {subscribers} sub(s)", bare, ours, GOAL_EVENT))
+    return lines
+
+
+def main() -> None:
+    """Print the bus figures: bare pyzmq against ctxbus."""
+    print("bus: bare pyzmq vs ctxbus over ipc (p50 x = ctxbus p50 / bare p50)")
+    runtime_dir = Path(tempfile.mkdtemp(prefix="cb-bench-", dir="/tmp"))
+    try:
+        for line in run(runtime_dir):
+            print(line, flush=True)
+    finally:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
