@@ -3,7 +3,7 @@
 :meth:`BackendLink.follow` tracks main's ``backend.status`` with the Clone pattern
 (:class:`~bus.StateFollower` with main's heartbeat) and sets :attr:`BackendLink.running`. When
 main's instance or the port changes it asks ``get_port`` again and rebuilds the httpx client (a new
-main means a new token). Every change sets the ``wake`` event the uploader waits on.
+main means a new token). Every change sets ``changed`` and the ``wake`` event the uploader waits on.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class BackendLink:
         self.wake = wake
         self.timeout = timeout
         self.running = asyncio.Event()
+        self.changed = asyncio.Event()  # set on every update of the backend's state
         self.status: BackendStatus | None = None
         self._requester = AsyncRequester(bus.control)
         self._info: PortInfo | None = None
@@ -88,6 +89,7 @@ class BackendLink:
                 elif update.kind == "lost":
                     log.info("main_lost")
                     self.running.clear()
+                self.changed.set()
                 self.wake.set()
         finally:
             self._requester.close()

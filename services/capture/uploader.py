@@ -55,11 +55,6 @@ class Uploader:
         self._queue.put_nowait(shot)
         self.wake.set()
 
-    @property
-    def pending(self) -> int:
-        """Shots not yet stored: queued in memory plus spooled."""
-        return self._queue.qsize() + len(self.spool)
-
     async def run(self) -> None:
         """Post, spool and flush until cancelled."""
         while True:
@@ -117,12 +112,12 @@ class Uploader:
         return True
 
     async def _pause_after_failure(self) -> None:
-        """Wait a growing delay, cut short by any change of the backend's state."""
+        """Wait a growing delay, cut short by a change of the backend's state (not by new shots)."""
         delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
-        self.wake.clear()
+        self.link.changed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
-                await self.wake.wait()
+                await self.link.changed.wait()
 
     async def _spool_queued(self) -> None:
         while not self._queue.empty():
