@@ -222,3 +222,8 @@ class Replier:
         except Exception:
             log.exception("handler_failed", address=self.address)
             return encode_error(request_id, "internal", "internal error; see the server's log")
+
+    async def drain(self) -> None:
+        """Wait until every request received so far has been answered (before a planned exit)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
