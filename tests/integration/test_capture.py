@@ -256,3 +256,26 @@ async def test_frames_wait_for_a_new_main_and_reach_its_backend(
     assert status.counters.spooled >= 3
     assert keys == {frame.key for frame in capture.frames.events}
     assert len(keys) == 4
+
+
+async def test_frames_spooled_by_a_previous_run_are_stored_once(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """Frames spooled while no main ran are uploaded by the next capture process, once each."""
+    args = ("--interval", "3600")
+    xvfb.fill("white")
+    async with running_capture(runtime_dir, args, display=xvfb.display) as capture:
+        for color in ("red", "green"):
+            xvfb.fill(color)
+            assert (await capture.capture_now(force=True)).kept == 1
+    async with (
+        running_main(runtime_dir, app=BACKEND_APP) as main,
+        running_capture(runtime_dir, args, display=xvfb.display) as capture,
+    ):
+        status = await capture.wait_status(
+            lambda s: s.counters.uploaded == 4 and s.spool_frames == 0
+        )
+        keys = [str(item["idempotency_key"]) for item in await stored_captures(main)]
+    assert status.counters.dropped == 0
+    assert len(keys) == len(set(keys)) == 4
+    assert set(keys) == {frame.key for frame in capture.frames.events}
