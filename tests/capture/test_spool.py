@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.capture.frames import Shot, ShotMeta, new_frame_id
 from services.capture.spool import Spool
@@ -115,3 +118,26 @@ def test_unreadable_shot_is_skipped(tmp_path: Path) -> None:
     oldest = spool.oldest()
     assert oldest is not None
     assert oldest.id == good.id
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.sampled_from(["put", "flush", "reopen"]), max_size=30))
+def test_fifo_order_holds_across_any_puts_flushes_and_restarts(steps: list[str]) -> None:
+    """Whatever the mix of puts, flushes and restarts, shots come out in the order they went in."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory)
+        spool = Spool(path, MiB, 3600)
+        expected: list[str] = []
+        flushed: list[str] = []
+        for step in steps:
+            if step == "put":
+                item = shot(100)
+                spool.put(item)
+                expected.append(item.id)
+            elif step == "flush" and (oldest := spool.oldest()) is not None:
+                spool.remove(oldest.id)
+                flushed.append(oldest.id)
+            elif step == "reopen":
+                spool = Spool(path, MiB, 3600)
+        flushed += [s.id for s in drain(spool)]
+        assert flushed == expected
