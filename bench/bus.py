@@ -227,11 +227,17 @@ async def _timed_async(call: Callable[[], Any], count: int, samples: list[float]
         samples.append(time.perf_counter() - start)
 
 
-def round_trips(bare_address: str, address: str, asynchronous: bool) -> tuple[Figures, Figures]:
-    """Bare REQ ↔ REP against ctxbus (Async)Requester ↔ Replier, each server in its own process."""
+def round_trips(
+    bare_address: str, address: str, asynchronous: bool, bare_server_async: bool
+) -> tuple[Figures, Figures]:
+    """Bare REQ ↔ REP against ctxbus (Async)Requester ↔ Replier, each server in its own process.
+
+    ``asynchronous`` picks the clients' flavour, ``bare_server_async`` the bare server's (the
+    Replier is always asyncio).
+    """
     ready = [_CTX.Event(), _CTX.Event()]
     servers: list[Target] = [
-        (_bare_rep, (bare_address, ready[0], asynchronous)),
+        (_bare_rep, (bare_address, ready[0], bare_server_async)),
         (_ctxbus_rep, (address, ready[1])),
     ]
     with _children(servers):
@@ -388,12 +394,12 @@ def _collect(results: Queue[list[float]], count: int) -> Figures:
 # -- the report ------------------------------------------------------------------------------------
 
 
-def _row(name: str, bare: Figures, ours: Figures, goal: float) -> str:
+def _row(name: str, bare: Figures, ours: Figures, goal: float | None) -> str:
     ratio = ours.p50 / bare.p50
-    verdict = "ok" if ratio <= goal else "MISSED"
+    verdict = "(info)" if goal is None else f"<= {goal:g} {'ok' if ratio <= goal else 'MISSED'}"
     return (
         f"{name:<28} {bare.p50:>9.1f} {bare.p99:>9.1f} {ours.p50:>9.1f} {ours.p99:>9.1f}"
-        f" {ratio:>7.2f} {ours.p99 / bare.p99:>7.2f}  <= {goal:g} {verdict}"
+        f" {ratio:>7.2f} {ours.p99 / bare.p99:>7.2f}  {verdict}"
     )
 
 
@@ -407,11 +413,15 @@ def run(runtime_dir: Path) -> list[str]:
     )
     lines = [header, "-" * len(header)]
     for asynchronous, name in ((False, "round trip, sync"), (True, "round trip, asyncio")):
-        bare, ours = round_trips(bare_address, endpoints.control, asynchronous)
+        bare, ours = round_trips(bare_address, endpoints.control, asynchronous, asynchronous)
         lines.append(_row(name, bare, ours, GOAL_ROUND_TRIP))
     for subscribers in (1, 10):
         bare, ours = event_latency(endpoints, bare_address, subscribers)
         lines.append(_row(f"event latency, {subscribers} sub(s)", bare, ours, GOAL_EVENT))
+    # For orientation, not a goal: the Replier is asyncio by design, so against a bare asyncio
+    # REP server a sync client measures what the library adds, not asyncio's own cost.
+    bare, ours = round_trips(bare_address, endpoints.control, False, True)
+    lines.append(_row("sync client, asyncio servers", bare, ours, None))
     return lines
 
 

@@ -24,6 +24,8 @@ from bus.messages import Event, Heartbeat
 
 E = TypeVar("E", bound=Event)
 
+# Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 UpdateKind = Literal["snapshot", "event", "resync", "lost", "back"]
 
 
@@ -66,8 +68,8 @@ class _Inbox:
         """The next message, or None when ``timeout`` seconds pass without one."""
         while True:
             self._readable.clear()
-            if cast(int, self._sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
-                return self._sock.recv_multipart(zmq.NOBLOCK)
+            if cast(int, self._sock.getsockopt(_EVENTS)) & _POLLIN:
+                return self._sock.recv_multipart(_NOBLOCK)
             try:
                 async with asyncio.timeout(timeout):
                     await self._readable.wait()
