@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, flags={"runtime_dir": args.runtime_dir})
         settings = settings_from(config, args)
     except (ConfigError, ValueError) as exc:
-        print(f"capture: {exc}")
+        print(f"capture: {exc}", file=sys.stderr)
         return 2
     configure_logging("capture", settings.log_dir)
     try:
         asyncio.run(serve(settings, Endpoints.from_env(config.runtime_dir)))
     except BusError as exc:
         log.error("cannot_start", error=str(exc))  # noqa: TRY400 - the message is the whole story
-        print(f"capture: {exc}")
+        print(f"capture: {exc}", file=sys.stderr)
         return 1
     return 0
