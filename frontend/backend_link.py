@@ -55,11 +55,11 @@ class BackendLink:
             info = await self._requester.call("get_port", PortInfo)
             old = self._info
             if old is None or (old.port, old.token) != (info.port, info.token):
-                self._swap_client(info)
+                await self._swap_client(info)
             self._info = info
             return info
 
-    def _swap_client(self, info: PortInfo) -> None:
+    async def _swap_client(self, info: PortInfo) -> None:
         old = self._client
         self._client = httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{info.port}",
@@ -68,7 +68,7 @@ class BackendLink:
         )
         log.info("backend_client", port=info.port)
         if old is not None:
-            asyncio.get_running_loop().create_task(old.aclose())
+            await old.aclose()  # its backend belonged to a main that is gone
 
     async def observe(self, status: BackendStatus) -> None:
         """Follow one ``backend.status``: a new main instance or port means a new client."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,9 +87,9 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
 def dispatch(ctx: Context, args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "up":
-        launcher = importlib.import_module("services.launcher")
-        code: int = launcher.run_launcher(ctx.config, ctx.endpoints, ctx.out, args.open)
-        return code
+        from services.launcher import run_launcher  # here: only `up` pays for its imports
+
+        return run_launcher(ctx.config, ctx.endpoints, ctx.out, args.open)
     if command == "main":
         return run_main(ctx.config)
     if command == "status":
