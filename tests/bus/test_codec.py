@@ -243,7 +243,9 @@ FRAMES = st.lists(FRAME, min_size=0, max_size=3)
 
 
 @given(FRAMES)
-@settings(max_examples=250, deadline=None, database=None)
+@settings(
+    max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 def test_decode_request_raises_only_protocol_errors(frames: list[bytes]) -> None:
     """Whatever the frames, decode_request returns a request or raises ProtocolError."""
     code = None

@@ -8,6 +8,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
 from bus import Endpoints
+from bus.endpoints import REQUEST_RETRIES, REQUEST_TIMEOUT
 from tests.bus.children import (
     Flavour,
     ReplierSettings,
@@ -18,6 +19,7 @@ from tests.bus.children import (
 from tests.bus.conftest import READY_TIMEOUT, Children, wait_for
 
 FLAVOURS: tuple[Flavour, ...] = ("async", "blocking")
+TIMEOUT, RETRIES = REQUEST_TIMEOUT, REQUEST_RETRIES  # the production Lazy Pirate settings
 
 
 class Client:
@@ -62,7 +64,7 @@ def test_killed_replier_times_out_the_call_in_flight_and_serves_after_restart(
     entered: Queue[str] = children.context.Queue()
     server = Server(children, settings, entered)  # starts while the clients start
     clients = [
-        Client(children, RequesterSettings(endpoints.control, flavour, timeout=0.4, retries=2))
+        Client(children, RequesterSettings(endpoints.control, flavour, TIMEOUT, RETRIES))
         for flavour in FLAVOURS
     ]
     replier = server.up()
