@@ -52,6 +52,7 @@ REQUEST_RETRIES = 3  # attempts in all before BusTimeout
 HEARTBEAT_INTERVAL = 1.0
 HEARTBEAT_LIVENESS = 3  # missed heartbeats before a subscriber says the publisher is gone
 REPLY_CACHE_TTL = 30.0  # a resent request id gets the first reply for this long
+CLOSE_LINGER_MS = 1000  # how long a closing replier may still flush queued replies
 MAX_IN_FLIGHT = 64  # concurrent requests per replier before ``busy``
 
 Transport = Literal["ipc", "tcp"]

@@ -134,7 +134,9 @@ class Replier:
             loop.remove_reader(fd)
             for task in self._tasks:
                 task.cancel()
-            sock.close(linger=0)
+            # Replies already queued (say, to ``shutdown``) still go out: the owner's
+            # ``context.destroy()``/``term()`` at exit waits for them, up to this linger.
+            sock.close(linger=endpoints.CLOSE_LINGER_MS)
             self._socket = None
 
     def _on_readable(self) -> None:

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
+import zmq.asyncio
 
-from bus import BusError
+from bus import BusError, endpoints
 from services.logconfig import configure_logging
 from services.main.service import MainService
 from services.main.settings import MainSettings
@@ -52,6 +53,9 @@ def run(settings: MainSettings) -> int:
         structlog.get_logger("main").error("cannot_start", error=str(exc))
         print(f"ctxbus main: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # Flush what is still queued (the reply to ``shutdown``) before the process ends.
+        zmq.asyncio.Context.instance().destroy(linger=endpoints.CLOSE_LINGER_MS)
     return 0
 
 

@@ -83,12 +83,12 @@ class MainService:
                 replier.bind()
                 serving = tasks.create_task(replier.serve())
                 beating = tasks.create_task(self._heartbeat())
-                tasks.create_task(self._stop_on_signal())
+                on_signal = tasks.create_task(self._stop_on_signal())
                 runtime_dir = str(self.endpoints.runtime_dir)
                 log.info("main_ready", port=self.supervisor.port, runtime_dir=runtime_dir)
                 await self.supervisor.run()
                 await replier.drain()
-                for task in (serving, beating, proxy_task):
+                for task in (on_signal, serving, beating, proxy_task):
                     task.cancel()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -272,3 +272,22 @@ async def test_stop_and_start_backend(main_process: MainProcess) -> None:
     await main_process.call("start_backend")
     running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
     assert running.port == first.port
+
+
+async def test_shutdown_op_stops_backend_replies_and_exits_zero(runtime_dir: Path) -> None:
+    """shutdown: the backend is stopped, the caller gets its reply, main exits 0, nothing left."""
+    main = await spawn_main(runtime_dir)
+    try:
+        family = [p.pid for p in main.descendants()]
+        mark = len(main.log.events)
+        assert (await main.call("shutdown")).accepted
+        stopped = await main.log.wait_for(lambda e: e.state == "stopped", after=mark)
+        assert stopped.pid is None
+        async with asyncio.timeout(20):
+            assert await main.child.reaped() == 0
+        assert await wait_gone(family, timeout=5.0) == []
+    finally:
+        main.control.close()
+        main.log.close()
+        if main.child.running:
+            main.child.kill()
