@@ -28,13 +28,6 @@ BACKEND_OPS = {"restart": "restart_backend", "stop": "stop_backend", "start": "s
 CAPTURE_OPS = {"pause": "pause", "resume": "resume", "now": "capture_now", "status": "get_status"}
 
 
-class CaptureAck(msgspec.Struct):
-    """Whatever ``pause``/``resume`` answer: an acceptance or the new capture state."""
-
-    accepted: bool | None = None
-    state: str | None = None
-
-
 def not_running(ctx: Context, exc: BusError) -> int:
     ctx.out.error(MAIN_NOT_RUNNING.format(address=ctx.endpoints.control))
     return 1
@@ -179,11 +172,7 @@ def cmd_config(ctx: Context) -> int:
 
 def cmd_capture(ctx: Context, verb: str) -> int:
     op = CAPTURE_OPS[verb]
-    result_types: dict[str, type[msgspec.Struct]] = {
-        "status": CaptureStatus,
-        "now": CaptureNowResult,
-    }
-    result_type = result_types.get(verb, CaptureAck)
+    result_type: type[msgspec.Struct] = CaptureNowResult if verb == "now" else CaptureStatus
     try:
         result = ctx.capture().call(op, result_type)
     except BusTimeout:
@@ -200,10 +189,10 @@ def _capture_text(verb: str, result: msgspec.Struct) -> str:
     if isinstance(result, CaptureStatus):
         counters = result.counters
         return (
-            f"capture {styled(result.state)} every {result.interval_s:g}s: "
+            f"capture {verb}: {styled(result.state)} every {result.interval_s:g}s: "
             f"kept {counters.kept}, skipped {counters.skipped}, dropped {counters.dropped}"
             + (f"; last error: {result.last_error}" if result.last_error else "")
         )
     if isinstance(result, CaptureNowResult):
         return f"captured: kept {result.kept}, skipped {result.skipped}"
-    return f"capture {verb}: ok"
+    return f"capture {verb}: done"
