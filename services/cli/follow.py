@@ -2,9 +2,9 @@
 
 Two Clone-pattern followers run side by side: ``backend.status`` (snapshot from main's
 ``get_status``, gaps re-synced, main's heartbeat says when it is gone and back) and
-``component.status`` (snapshot from the launcher's ``get_status``). With ``--json`` each update is
-one line: ``{"topic": ..., "kind": ..., "event": {...}|null}``, ``kind`` being one of
-``snapshot``, ``event``, ``resync``, ``lost``, ``back``.
+``component.status`` (snapshot from the launcher's ``get_components``, one line per component).
+With ``--json`` each update is one line: ``{"topic": ..., "kind": ..., "event": {...}|null}``,
+``kind`` being one of ``snapshot``, ``event``, ``resync``, ``lost``, ``back``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bus import (
 )
 from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT, Context
 from services.cli.output import styled
-from services.launcher.protocol import GET_STATUS
+from services.launcher.protocol import GET_COMPONENTS, ComponentList
 
 E = TypeVar("E", bound=Event)
 
@@ -63,12 +63,20 @@ class Follow:
             ctx.endpoints.control, timeout=REQUEST_TIMEOUT, retries=REQUEST_RETRIES
         )
         self.launcher = AsyncRequester(ctx.endpoints.launcher, timeout=REQUEST_TIMEOUT, retries=1)
+        self.components: list[ComponentStatus] = []
 
     async def backend_snapshot(self) -> BackendStatus:
         return await self.control.call("get_status", BackendStatus)
 
     async def component_snapshot(self) -> ComponentStatus:
-        return await self.launcher.call(GET_STATUS, ComponentStatus)
+        """The launcher's snapshot: every component is kept for printing, the newest returned."""
+        listing = await self.launcher.call(GET_COMPONENTS, ComponentList)
+        self.components = sorted(listing.components, key=lambda c: c.seq)
+        if self.components:
+            return self.components[-1]
+        return ComponentStatus(
+            component="", state="stopped", seq=listing.seq, instance=listing.instance
+        )
 
     def show(self, topic: str, update: Update[E]) -> None:
         if self.ctx.out.json_mode:
@@ -79,6 +87,15 @@ class Follow:
     async def follow(self, follower: StateFollower[E]) -> None:
         async for update in follower.updates():
             self.show(follower.topic, update)
+
+    async def follow_components(self, follower: StateFollower[ComponentStatus]) -> None:
+        """Like :meth:`follow`, but a snapshot shows every component, oldest change first."""
+        async for update in follower.updates():
+            if update.kind in ("snapshot", "resync"):
+                for component in self.components:
+                    self.show(follower.topic, Update(update.kind, component))
+            else:
+                self.show(follower.topic, update)
 
     async def run(self) -> None:
         backend = StateFollower(
@@ -96,7 +113,7 @@ class Follow:
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(self.follow(backend))
-            group.create_task(self.follow(parts))
+            group.create_task(self.follow_components(parts))
 
 
 async def follow_status(ctx: Context) -> int:

@@ -11,6 +11,8 @@ import signal
 from collections import deque
 from pathlib import Path
 
+from rich.markup import escape
+
 from services.cli.context import Context
 
 TAIL_LINES = 20
@@ -35,7 +37,7 @@ def show(ctx: Context, path: Path, line: str) -> None:
     if ctx.out.json_mode:
         ctx.out.data({"file": path.name, "line": line})
     else:
-        ctx.out.console.print(f"[dim]{path.name}[/dim] {line}", markup=True, highlight=False)
+        ctx.out.console.print(f"[dim]{path.name}[/dim] {escape(line)}", soft_wrap=True)
 
 
 def cmd_logs(ctx: Context, component: str | None, follow: bool, lines: int) -> int:

@@ -131,7 +131,10 @@ class Component:
             return
         if self._running_since is None:
             self._running_since = time.monotonic()
-        await self._update(state="running", pid=child.pid, url=url or self.status.url)
+        url = url or self.status.url
+        if (self.status.state, self.status.pid, self.status.url) == ("running", child.pid, url):
+            return  # no change: nothing to publish
+        await self._update(state="running", pid=child.pid, url=url)
 
     async def stop(self, grace: float, *, asked: bool = False) -> int | None:
         """Stop for good: SIGTERM → wait ``grace`` → SIGKILL; the exit status (None: not running).
