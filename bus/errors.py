@@ -74,3 +74,9 @@ class SetupError(BusError):
 
 class RuntimeDirError(SetupError):
     """The runtime directory is missing, unsafe or unusable."""
+
+
+NO_READER = (
+    "this asyncio event loop cannot watch sockets (on Windows the default proactor loop cannot); "
+    "run ctxbus under asyncio.WindowsSelectorEventLoopPolicy()"
+)

@@ -25,7 +25,7 @@ import zmq.asyncio
 
 from bus import endpoints
 from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
-from bus.errors import OpError, ProtocolError
+from bus.errors import NO_READER, OpError, ProtocolError, SetupError
 from bus.messages import Message
 
 log = structlog.get_logger("bus.replier")
@@ -126,7 +126,12 @@ class Replier:
         assert sock is not None
         loop = asyncio.get_running_loop()
         fd = sock.fileno()
-        loop.add_reader(fd, self._on_readable)
+        try:
+            loop.add_reader(fd, self._on_readable)
+        except NotImplementedError as exc:  # Windows' proactor loop watches no sockets
+            sock.close(linger=0)
+            self._socket = None
+            raise SetupError(NO_READER) from exc
         loop.call_soon(self._on_readable)  # requests that came in before the reader was added
         try:
             await loop.create_future()  # the reader does the work; this waits for cancellation

@@ -19,7 +19,7 @@ import zmq.asyncio
 
 from bus import endpoints
 from bus.codec import decode_event
-from bus.errors import BadReply, BusError
+from bus.errors import NO_READER, BadReply, BusError, SetupError
 from bus.messages import Event, Heartbeat
 
 E = TypeVar("E", bound=Event)
@@ -62,7 +62,11 @@ class _Inbox:
         self._sock = sock
         self._readable = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._readable.set)
+        try:
+            self._loop.add_reader(sock.fileno(), self._readable.set)
+        except NotImplementedError as exc:  # Windows' proactor loop watches no sockets
+            sock.close(linger=0)
+            raise SetupError(NO_READER) from exc
 
     async def receive(self, timeout: float | None) -> list[bytes] | None:
         """The next message, or None when ``timeout`` seconds pass without one."""

@@ -17,6 +17,7 @@ from bus import (
     RemoteError,
     Replier,
     RuntimeDirError,
+    SetupError,
     default_runtime_dir,
     ensure_runtime_dir,
 )
@@ -160,3 +161,16 @@ def test_the_runtime_dir_setting_is_honoured(
     assert default_runtime_dir() == runtime_dir
     monkeypatch.delenv(RUNTIME_DIR_ENV)
     assert default_runtime_dir().name == "ctxbus"
+
+
+async def test_a_loop_that_cannot_watch_sockets_is_a_setup_error(
+    endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loop without add_reader (Windows' proactor) serve() says which loop to use."""
+
+    def no_reader(*_: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "add_reader", no_reader)
+    with pytest.raises(SetupError, match="WindowsSelectorEventLoopPolicy"):
+        await Replier(endpoints.control).serve()
