@@ -225,7 +225,7 @@ class Launcher:
     async def handle_shutdown(self) -> bool:
         """The clients first, then main (asked to ``shutdown``, then signalled if need be).
 
-        True if every process ended with status 0 (none needed a SIGKILL).
+        True if every process ended as asked (status 0, or our SIGTERM), none needing a SIGKILL.
         """
         clients = [c for name, c in self.components.items() if name != MAIN]
         codes = dict(
@@ -244,7 +244,10 @@ class Launcher:
             except BusError as exc:
                 log.warning("main_shutdown_unanswered", error=str(exc))
         codes[MAIN] = await main.stop(MAIN_GRACE, asked=asked)
-        unclean = {name: code for name, code in codes.items() if code not in (0, None)}
+        # -SIGTERM: a process that had not yet set up its handlers when our SIGTERM came
+        # (capture, spawned a moment before a Ctrl-C): it ended as asked.
+        clean = (0, None, -signal.SIGTERM)
+        unclean = {name: code for name, code in codes.items() if code not in clean}
         self.report.stopped(unclean)
         return not unclean
 
