@@ -130,3 +130,13 @@ async def test_second_ctrl_c_forces(up: Up) -> None:
     up.proc.send_signal(signal.SIGINT)
     assert await up.wait(STOP_DEADLINE) == 130
     assert alive(family) == []
+
+
+async def test_second_launcher_is_refused(runtime_dir: Path, up: Up) -> None:
+    """A second `ctxbus up` on the same runtime dir exits 1 at once, naming the first."""
+    ran = await ctxbus(runtime_dir, "up", env={"CTXBUS_FRONTEND_PORT": "0"})
+    assert ran.code == 1
+    assert f"pid {up.proc.pid}" in ran.err
+    assert "already running" in ran.err
+    up.proc.send_signal(signal.SIGINT)
+    assert await up.wait(STOP_DEADLINE) == 0
