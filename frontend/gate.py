@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
 from starlette.responses import PlainTextResponse, RedirectResponse
@@ -79,7 +79,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(raw)
-    except Exception:  # noqa: BLE001  # a malformed Cookie header is just "no session"
+    except CookieError:  # a malformed Cookie header is just "no session"
         return None
     morsel = jar.get(name)
     return morsel.value if morsel is not None else None

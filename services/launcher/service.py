@@ -19,7 +19,6 @@ from bus import (
     Accepted,
     AsyncRequester,
     BackendStatus,
-    BusError,
     ComponentStatus,
     Endpoints,
     HeartbeatRule,
@@ -65,6 +64,7 @@ class Launcher:
         self.bus = bus
         self.report = report
         self.publisher = Publisher(bus.publish)
+        self.control = AsyncRequester(bus.control)
         self.records = ProcessRecords(bus.file(RECORDS_FILE))
         self.components = {
             settings.spec.name: Component(settings, self.publish_status, self.records)
@@ -127,7 +127,7 @@ class Launcher:
         return Accepted()
 
     async def get_backend_status(self) -> BackendStatus:
-        return await AsyncRequester(self.bus.control).call("get_status", BackendStatus)
+        return await self.control.call("get_status", BackendStatus)
 
     async def watch_backend(self) -> None:
         """Follow ``backend.status``: main runs once it answers; the backend once it says so."""
@@ -169,6 +169,7 @@ class Launcher:
         finally:
             lock.release()
             self.publisher.close()
+            self.control.close()
 
     async def _run_locked(self) -> int:
         loop = asyncio.get_running_loop()
@@ -228,21 +229,10 @@ class Launcher:
         True if every process ended as asked (status 0, or our SIGTERM), none needing a SIGKILL.
         """
         clients = [c for name, c in self.components.items() if name != MAIN]
-        codes = dict(
-            zip(
-                [c.name for c in clients],
-                await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients)),
-                strict=True,
-            )
-        )
+        results = await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients))
+        codes = {c.name: code for c, code in zip(clients, results, strict=True)}
         main = self.components[MAIN]
-        asked = False
-        if main.child is not None and main.child.running:
-            try:
-                await AsyncRequester(self.bus.control, retries=1).call("shutdown", Accepted)
-                asked = True
-            except BusError as exc:
-                log.warning("main_shutdown_unanswered", error=str(exc))
+        asked = await self._ask_main_to_stop(main)
         codes[MAIN] = await main.stop(MAIN_GRACE, asked=asked)
         # -SIGTERM: a process that had not yet set up its handlers when our SIGTERM came
         # (capture, spawned a moment before a Ctrl-C): it ended as asked.
@@ -250,6 +240,26 @@ class Launcher:
         unclean = {name: code for name, code in codes.items() if code not in clean}
         self.report.stopped(unclean)
         return not unclean
+
+    async def _ask_main_to_stop(self, main: Component) -> bool:
+        """Send main ``shutdown``; True once it accepted (or exited meanwhile)."""
+        child = main.child
+        if child is None or not child.running:
+            return False
+        # main answers once its backend has stopped: one long attempt, cut short by its exit.
+        requester = AsyncRequester(self.bus.control, timeout=MAIN_GRACE, retries=1)
+        call = asyncio.ensure_future(requester.call("shutdown", Accepted))
+        exited = asyncio.ensure_future(child.wait())
+        try:
+            await asyncio.wait([call, exited], return_when=asyncio.FIRST_COMPLETED)
+            if call.done() and call.exception() is not None:
+                log.warning("main_shutdown_unanswered", error=str(call.exception()))
+                return False
+            return True
+        finally:
+            call.cancel()
+            exited.cancel()
+            requester.close()
 
 
 async def launch(config: Config, bus: Endpoints, report: Report, open_browser: bool) -> int:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil
 import pytest
 
+from bus import AsyncRequester, ComponentStatus, Endpoints, StateFollower, Update
+from bus import endpoints as names
+from services.launcher.protocol import GET_STATUS
 from tests.cli.conftest import cli_argv, cli_env, ctxbus
 
 READY_DEADLINE = 60.0
@@ -138,5 +142,35 @@ async def test_second_launcher_is_refused(runtime_dir: Path, up: Up) -> None:
     assert ran.code == 1
     assert f"pid {up.proc.pid}" in ran.err
     assert "already running" in ran.err
+    up.proc.send_signal(signal.SIGINT)
+    assert await up.wait(STOP_DEADLINE) == 0
+
+
+async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
+    """SIGKILL of the frontend: the launcher restarts it and publishes its new pid and URL."""
+    endpoints = Endpoints(runtime_dir)
+    old = up.lines[0]["pids"]["frontend"]
+    launcher = AsyncRequester(endpoints.launcher)
+    follower = StateFollower(
+        endpoints.events,
+        names.COMPONENT_STATUS,
+        ComponentStatus,
+        lambda: launcher.call(GET_STATUS, ComponentStatus),
+    )
+    # updates() is an async generator; typed as an iterator, so the cast for aclose().
+    updates = cast(AsyncGenerator[Update[ComponentStatus], None], follower.updates())
+    await anext(updates)  # following (snapshot taken) before the kill
+    os.kill(old, signal.SIGKILL)
+    async with asyncio.timeout(READY_DEADLINE):
+        async for update in updates:
+            event = update.event
+            if event and event.component == "frontend" and event.state == "running":
+                break
+    assert event is not None
+    assert event.pid != old
+    assert event.restarts == 1
+    assert event.url is not None
+    await updates.aclose()
+    launcher.close()
     up.proc.send_signal(signal.SIGINT)
     assert await up.wait(STOP_DEADLINE) == 0
