@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
@@ -21,19 +21,25 @@ from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_SESSIONS = 64
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 class TokenGate:
-    """The login token and the sessions it opened, for one dashboard port."""
+    """The login token and the sessions it opened, for one dashboard port.
 
-    def __init__(self, port: int, on_new_url: Callable[[str], None] | None = None) -> None:
+    A session cookie is ``<id>.<HMAC of id>`` under ``secret``: a frontend restarted with the same
+    secret (kept in the runtime dir, see :func:`frontend.secret.load_secret`) accepts the sessions
+    of its predecessor, so an open page reconnects by itself.
+    """
+
+    def __init__(
+        self, port: int, secret: bytes, on_new_url: Callable[[str], None] | None = None
+    ) -> None:
         self.port = port
         self.cookie_name = f"ctxbus-dashboard-{port}"
+        self._secret = secret
         self._on_new_url = on_new_url
         self._login = secrets.token_urlsafe(32)
-        self._sessions: OrderedDict[str, None] = OrderedDict()
 
     @property
     def url(self) -> str:
@@ -46,23 +52,27 @@ class TokenGate:
     def allowed_origins(self) -> set[str]:
         return {f"http://{host}" for host in self.allowed_hosts()}
 
+    def _sign(self, session_id: str) -> str:
+        digest = hmac.new(self._secret, session_id.encode(), hashlib.sha256).hexdigest()
+        return f"{session_id}.{digest}"
+
     def login(self, token: str) -> str | None:
-        """A new session id if ``token`` is the current login token (then used up), else None."""
+        """A new session cookie value if ``token`` is the current login token, else None.
+
+        The token is then used up; the next login URL goes to ``on_new_url``.
+        """
         if not hmac.compare_digest(token.encode(), self._login.encode()):
             return None
         self._login = secrets.token_urlsafe(32)
-        session = secrets.token_urlsafe(32)
-        self._sessions[session] = None
-        while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)
         if self._on_new_url is not None:
             self._on_new_url(self.url)
-        return session
+        return self._sign(secrets.token_urlsafe(16))
 
     def has_session(self, session: str | None) -> bool:
-        if not session:
+        if not session or "." not in session:
             return False
-        return any(hmac.compare_digest(session, known) for known in self._sessions)
+        session_id = session.rpartition(".")[0]
+        return hmac.compare_digest(session.encode(), self._sign(session_id).encode())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -19,6 +19,7 @@ from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink
 from frontend.events import EventHub, backend_follower, follow_backend, forward_topics
 from frontend.gate import TokenGate
+from frontend.secret import load_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
 from services.supervision.lifeline import install_from_env
@@ -57,7 +58,8 @@ class Frontend:
         info = await self.link.connect(self.settings.main_deadline)
         log.info("backend_found", port=info.port, state=info.state)
         sock = bind_socket(self.settings.port)
-        gate = TokenGate(sock.getsockname()[1], self.on_new_url)
+        secret = load_secret(self.settings.endpoints)
+        gate = TokenGate(sock.getsockname()[1], secret, self.on_new_url)
         parts = AppParts(gate=gate, hub=self.hub, link=self.link, control=self.control)
         config = uvicorn.Config(
             create_app(parts), log_config=None, access_log=False, lifespan="off"

@@ -16,6 +16,7 @@ from frontend.gate import TokenGate
 
 PORT = 1734
 BASE = f"http://127.0.0.1:{PORT}"
+SECRET = b"s" * 32
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def announced() -> list[str]:
 
 @pytest.fixture
 def gate(announced: list[str]) -> TokenGate:
-    return TokenGate(PORT, announced.append)
+    return TokenGate(PORT, SECRET, announced.append)
 
 
 @pytest.fixture
@@ -106,3 +107,14 @@ async def test_state_change_needs_same_origin(client: httpx.AsyncClient, gate: T
     assert (await client.post(url, headers={"Origin": "http://evil.example"})).status_code == 403
     same = await client.post(url, headers={"Origin": BASE})
     assert same.status_code == 503, "past the gate; main is absent here"
+
+
+async def test_session_survives_a_new_gate_with_the_same_secret(
+    client: httpx.AsyncClient, gate: TokenGate
+) -> None:
+    """A restarted frontend (same secret) accepts the session; another secret does not."""
+    await login(client, gate)
+    cookie = client.cookies[gate.cookie_name]
+    assert TokenGate(PORT, SECRET).has_session(cookie)
+    assert not TokenGate(PORT, b"t" * 32).has_session(cookie)
+    assert not TokenGate(PORT, SECRET).has_session(cookie + "x")

@@ -6,9 +6,11 @@ import asyncio
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -67,12 +69,20 @@ def alive(processes: list[psutil.Process]) -> list[int]:
     return left
 
 
+def free_port() -> int:
+    """A port free right now (the dashboard keeps it across a frontend restart)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @pytest.fixture
 async def up(runtime_dir: Path) -> AsyncIterator[Up]:
     """`ctxbus up --json` on the test's runtime dir, past its ready line."""
     proc = await asyncio.create_subprocess_exec(
         *cli_argv("up", "--json"),
-        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": "0"}),
+        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": str(free_port())}),
         stdout=asyncio.subprocess.PIPE,
     )
     running = Up(proc)
@@ -147,9 +157,11 @@ async def test_second_launcher_is_refused(runtime_dir: Path, up: Up) -> None:
 
 
 async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
-    """SIGKILL of the frontend: the launcher restarts it and publishes its new pid and URL."""
+    """SIGKILL of the frontend: restarted, new pid and URL published, the session still valid."""
     endpoints = Endpoints(runtime_dir)
     old = up.lines[0]["pids"]["frontend"]
+    browser = httpx.AsyncClient()
+    assert (await browser.get(up.lines[0]["url"])).status_code == 303
     launcher = AsyncRequester(endpoints.launcher)
     follower = StateFollower(
         endpoints.events,
@@ -170,6 +182,10 @@ async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
     assert event.pid != old
     assert event.restarts == 1
     assert event.url is not None
+    assert urlsplit(event.url).netloc == urlsplit(up.lines[0]["url"]).netloc
+    page = await browser.get(urlsplit(event.url)._replace(query="").geturl())
+    assert page.status_code == 200, "the open page's session survives the restart"
+    await browser.aclose()
     await updates.aclose()
     launcher.close()
     up.proc.send_signal(signal.SIGINT)
