@@ -145,6 +145,8 @@ class Launcher:
             await self.components[MAIN].mark_running()
             if update.event.state == "running":
                 self.backend_running.set()
+            elif update.event.state == "error" and not self.backend_running.is_set():
+                self.failed.set()  # main gave up on the backend before it ever ran
 
     # -- the loop ----------------------------------------------------------------------------------
 

@@ -190,3 +190,19 @@ async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
     launcher.close()
     up.proc.send_signal(signal.SIGINT)
     assert await up.wait(STOP_DEADLINE) == 0
+
+
+async def test_backend_that_cannot_start_fails_fast(runtime_dir: Path) -> None:
+    """main gives up on a backend that cannot start: `ctxbus up` says why and exits 1."""
+    blocker = runtime_dir / "not-a-dir"
+    blocker.write_text("")
+    env = {"CTXBUS_DATA_DIR": str(blocker / "data"), "CTXBUS_FRONTEND_PORT": "0"}
+    proc = await asyncio.create_subprocess_exec(
+        *cli_argv("up", "--json"), env=cli_env(runtime_dir, env), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), READY_DEADLINE)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert proc.returncode == 1
+    failed = next(line for line in lines if line["ctxbus"] == "failed")
+    assert "cannot open the database" in failed["reason"]
+    assert lines[-1]["ctxbus"] == "stopped"
