@@ -5,6 +5,7 @@ Routes (all behind :class:`frontend.gate.GateMiddleware`):
 - ``GET /``: the page (``static/index.html``); ``/static/*``: its script and style.
 - ``GET /events``: server-sent events (see :mod:`frontend.events`).
 - ``POST /actions/restart-backend``: main's ``restart_backend`` op; 202, or 503 with the reason.
+- ``POST /actions/capture/{pause,resume,now}``: capture's ops (:mod:`frontend.capture_actions`).
 - ``/api/{path}``: proxied to the backend with its bearer token.
 """
 
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bus import Accepted, AsyncRequester, BusError, RemoteError
 from frontend.backend_link import BackendLink, BackendUnavailable
+from frontend.capture_actions import capture_router
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
 
@@ -29,12 +31,14 @@ FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "etag", "last-mod
 
 @dataclass(frozen=True, slots=True)
 class AppParts:
-    """What the app's routes use: the gate, the event hub, the backend link, main's control."""
+    """What the app's routes use: the gate, the event hub, the backend link, main's and capture's
+    op endpoints."""
 
     gate: TokenGate
     hub: EventHub
     link: BackendLink
     control: AsyncRequester
+    capture: AsyncRequester
 
 
 def create_app(parts: AppParts) -> FastAPI:
@@ -42,6 +46,7 @@ def create_app(parts: AppParts) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(GateMiddleware, gate=parts.gate)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(capture_router(parts.capture))
 
     @app.get("/")
     async def page() -> FileResponse:

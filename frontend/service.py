@@ -34,6 +34,7 @@ class Frontend:
         self.settings = settings
         self.control = AsyncRequester(settings.endpoints.control)
         self.launcher = AsyncRequester(settings.endpoints.launcher)
+        self.capture = AsyncRequester(settings.endpoints.capture)
         self.link = BackendLink(self.control)
         self.hub = EventHub()
         self.stopping = asyncio.Event()
@@ -60,7 +61,9 @@ class Frontend:
         sock = bind_socket(self.settings.port)
         secret = load_secret(self.settings.endpoints)
         gate = TokenGate(sock.getsockname()[1], secret, self.on_new_url)
-        parts = AppParts(gate=gate, hub=self.hub, link=self.link, control=self.control)
+        parts = AppParts(
+            gate=gate, hub=self.hub, link=self.link, control=self.control, capture=self.capture
+        )
         config = uvicorn.Config(
             create_app(parts), log_config=None, access_log=False, lifespan="off"
         )
@@ -83,8 +86,8 @@ class Frontend:
         finally:
             sock.close()
             await self.link.aclose()
-            self.control.close()
-            self.launcher.close()
+            for requester in (self.control, self.launcher, self.capture):
+                requester.close()
 
     async def _until_served(
         self, server: DashboardServer, serving: asyncio.Task[None], gate: TokenGate

@@ -32,10 +32,15 @@ def gate(announced: list[str]) -> TokenGate:
 @pytest.fixture
 def transport(gate: TokenGate, runtime_dir: Path) -> Iterator[httpx.ASGITransport]:
     """The dashboard app, in-process; main is absent (these routes never reach it)."""
-    control = AsyncRequester(Endpoints(runtime_dir).control, timeout=0.1, retries=1)
-    parts = AppParts(gate=gate, hub=EventHub(), link=BackendLink(control), control=control)
+    endpoints = Endpoints(runtime_dir)
+    control = AsyncRequester(endpoints.control, timeout=0.1, retries=1)
+    capture = AsyncRequester(endpoints.capture, timeout=0.1, retries=1)
+    parts = AppParts(
+        gate=gate, hub=EventHub(), link=BackendLink(control), control=control, capture=capture
+    )
     yield httpx.ASGITransport(app=create_app(parts))
     control.close()
+    capture.close()
 
 
 @pytest.fixture
