@@ -154,6 +154,7 @@ async def test_sigkill_of_main_leaves_no_backend(runtime_dir: Path) -> None:
         main.child.kill()
         await main.child.wait()
         assert await wait_gone(backends, timeout=1.0) == []
+        await main.child.reaped()
     finally:
         main.log.close()
 
