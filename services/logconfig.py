@@ -19,19 +19,21 @@ LOG_FILE_BACKUPS = 3
 QUIET_LOGGERS = ("httpx", "httpcore")  # one INFO line per request drowns everything else
 
 
+SHARED_PROCESSORS: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.StackInfoRenderer(),
+]
+
+
 def configure_logging(
     service: str, log_dir: Path | None = None, *, level: int = logging.INFO
 ) -> None:
     """Route structlog and stdlib logging to stderr (readable) and ``<log_dir>/<service>.log``."""
-    shared: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
-    ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -42,32 +44,34 @@ def configure_logging(
     root.setLevel(level)
     for chatty in QUIET_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
-            ],
-        )
-    )
-    root.addHandler(console)
+    root.addHandler(_console_handler())
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        to_file = logging.handlers.RotatingFileHandler(
-            log_dir / f"{service}.log", maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS
-        )
-        to_file.setFormatter(
-            structlog.stdlib.ProcessorFormatter(
-                foreign_pre_chain=shared,
-                processors=[
-                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info,
-                    structlog.processors.JSONRenderer(),
-                ],
-            )
-        )
-        root.addHandler(to_file)
+        root.addHandler(_file_handler(log_dir / f"{service}.log"))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service, pid=os.getpid())
+
+
+def _formatter(*renderers: structlog.types.Processor) -> structlog.stdlib.ProcessorFormatter:
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=SHARED_PROCESSORS,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+    )
+
+
+def _console_handler() -> logging.Handler:
+    """Readable lines on stderr; colours only on a terminal."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())))
+    return console
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    """JSON lines in a rotating file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS
+    )
+    to_file.setFormatter(
+        _formatter(structlog.processors.format_exc_info, structlog.processors.JSONRenderer())
+    )
+    return to_file
