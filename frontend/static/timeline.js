@@ -43,7 +43,7 @@
     ...root.querySelectorAll("link"),
     el("div", { className: "card-head" }, [root.querySelector("h2") || el("h2", { textContent: "Capture timeline" }), stateBadge]),
     counters,
-    el("div", { className: "actions" }, [...buttons, note]),
+    el("div", { className: "tl-actions" }, [...buttons, note]),
     empty,
     grid,
     older,

@@ -176,6 +176,9 @@ async def test_captures_appear_on_the_dashboard_live(
             await expect(tiles).to_have_count(2, timeout=UI_TIMEOUT)
             await expect(tiles.first).to_have_attribute("data-id", newest.id)
             await expect(page.get_by_test_id("capture-counters")).to_contain_text("kept 2")
+            await tiles.locator("img").evaluate_all(
+                "imgs => Promise.all(imgs.map(i => i.decode()))"
+            )
             TIMELINE_SHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(TIMELINE_SHOT), full_page=True)
             await tiles.first.get_by_role("button").click()
