@@ -5,12 +5,14 @@ value in a ``CTXBUS_BACKEND_*`` variable:
 
 - ``LISTEN_FD``: the listening socket main bound on 127.0.0.1; the backend serves on it and never
   binds one of its own, so the port never changes and connections wait in its backlog.
-- ``READY_FD``: a pipe's write end. The backend writes ``standby\\n`` once the app is imported,
-  started and warmed (standby role only), then ``ready\\n`` once it accepts on the socket.
-- ``CONTROL_FD``: a pipe's read end. A standby waits on it for ``serve\\n`` (its promotion);
-  end-of-file at any time means main is gone, and the backend exits at once.
+- ``READY_FD``: a pipe's write end. Once the app is started, warmed and accepting on the shared
+  socket, the backend writes ``ready\\n`` (active role) or ``standby\\n`` (standby role, which
+  serves too); a standby writes ``ready\\n`` when promoted. It answers each ``ping\\n`` with
+  ``pong\\n`` from its event loop, so a hung backend is told from a busy socket.
+- ``CONTROL_FD``: a pipe's read end: ``serve\\n`` promotes a standby, ``ping\\n`` asks for a
+  ``pong\\n``; end-of-file at any time means main is gone, and the backend exits at once.
 - ``PARENT_PID``: main's pid; on Linux the backend also asks for SIGKILL when main dies.
-- ``ROLE``: ``active`` serves at once, ``standby`` waits for promotion.
+- ``ROLE``: ``active`` or ``standby``: both serve; main promotes a standby when it needs one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ Role = Literal["active", "standby"]
 READY_LINE = b"ready\n"
 STANDBY_LINE = b"standby\n"
 SERVE_LINE = b"serve\n"
+PING_LINE = b"ping\n"
+PONG_LINE = b"pong\n"
 DEFAULT_APP = "backend.app:create_app"
 
 

@@ -1,4 +1,10 @@
-"""uvicorn on an inherited socket, with the standby/ready hand-shake of :mod:`backend.contract`."""
+"""uvicorn on an inherited socket, with the standby/ready hand-shake of :mod:`backend.contract`.
+
+Active and standby processes both accept on the one socket main owns (the kernel hands each
+connection to whichever process is waiting in ``accept``), so a killed backend costs only the
+requests it had in flight: the other is already serving. Promotion only makes the standby the
+one main watches as *the* backend.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import importlib
 import os
 import socket
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -15,7 +20,14 @@ import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
-from backend.contract import READY_LINE, SERVE_LINE, STANDBY_LINE, BackendConfig
+from backend.contract import (
+    PING_LINE,
+    PONG_LINE,
+    READY_LINE,
+    SERVE_LINE,
+    STANDBY_LINE,
+    BackendConfig,
+)
 from services.supervision.lifeline import watch_pipe
 
 log = structlog.get_logger(__name__)
@@ -56,32 +68,23 @@ class BackendServer(uvicorn.Server):
         super().__init__(uv_config)
         self.backend = config
         self.sock = sock
-        self._promoted: asyncio.Future[None] | None = None
+        self._promoted = False
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.run(self.serve(sockets=[self.sock]))
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        self._promoted = asyncio.get_running_loop().create_future()
-        if self.backend.role == "active":
-            self._promoted.set_result(None)
         if self.backend.control_fd >= 0:
             watch_pipe(self.backend.control_fd, self._on_control, self._on_parent_gone)
         await super().serve(sockets)
 
     async def after_app_startup(self) -> None:
-        """Between the app's startup and the first accept: a standby waits here for ``serve``."""
-        assert self._promoted is not None
+        """Between the app's startup and the first accept: warm the first request up."""
         await self._warm_up()
-        if not self._promoted.done():
-            self._report(STANDBY_LINE)
-            log.info("standby_waiting")
-            await self._promoted
-            log.info("promoted")
 
     async def _warm_up(self) -> None:
         """One in-process GET /health before serving: it builds the middleware stack and loads
-        the lazy code paths, so the first real request after a promotion is as quick as any."""
+        the lazy code paths, so the first real request is as quick as any."""
         transport = httpx.ASGITransport(app=self.config.loaded_app)
         base_url = f"http://127.0.0.1:{self.backend.port}"
         try:
@@ -91,16 +94,15 @@ class BackendServer(uvicorn.Server):
             log.warning("warm_up_failed", error=str(exc))
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Accept on the shared socket; tell main ``ready`` (active) or ``standby``."""
         await super().startup(sockets)
         if self.started:
-            self._report(READY_LINE)
+            self._report(READY_LINE if self.primary else STANDBY_LINE)
             log.info("serving", port=self.backend.port, role=self.backend.role)
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """A signal: a standby that never served just goes; a server shuts down gracefully."""
-        if self._promoted is not None and not self._promoted.done():
-            os._exit(0)
-        super().handle_exit(sig, frame)
+    @property
+    def primary(self) -> bool:
+        return self.backend.role == "active" or self._promoted
 
     def _report(self, line: bytes) -> None:
         if self.backend.ready_fd >= 0:
@@ -110,8 +112,13 @@ class BackendServer(uvicorn.Server):
                 self._on_parent_gone()
 
     def _on_control(self, line: bytes) -> None:
-        if line == SERVE_LINE and self._promoted is not None and not self._promoted.done():
-            self._promoted.set_result(None)
+        if line == PING_LINE:
+            self._report(PONG_LINE)  # from the event loop: a hung loop never answers
+        elif line == SERVE_LINE and not self.primary:
+            self._promoted = True
+            log.info("promoted")
+            if self.started:
+                self._report(READY_LINE)
 
     def _on_parent_gone(self) -> None:
         log.warning("main_gone_exiting")

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from backend.contract import READY_LINE, SERVE_LINE, STANDBY_LINE, BackendConfig, Role
+from backend.contract import (
+    PING_LINE,
+    PONG_LINE,
+    READY_LINE,
+    SERVE_LINE,
+    STANDBY_LINE,
+    BackendConfig,
+    Role,
+)
 from services.supervision import Child, ChildSpec
 from services.supervision.lifeline import watch_pipe
 
@@ -26,6 +34,8 @@ class BackendProcess:
         self.standing_by = False
         self.ready = False
         self.ready_at: float | None = None
+        self.pinged_at: float | None = None
+        self.ponged_at: float | None = None
         self._control_fd: int | None = control_fd
         self._stop_watch: Callable[[], None] | None = None
 
@@ -88,6 +98,8 @@ class BackendProcess:
                 self.ready = True
                 self.ready_at = time.monotonic()
                 on_ready(self)
+            elif line == PONG_LINE:
+                self.ponged_at = time.monotonic()
 
         def on_eof() -> None:
             os.close(ready_fd)
@@ -95,11 +107,30 @@ class BackendProcess:
 
         self._stop_watch = watch_pipe(ready_fd, on_line, on_eof)
 
-    def promote(self) -> None:
-        """Tell a standby to start serving."""
+    @property
+    def serving(self) -> bool:
+        """It has said it accepts on the socket (as the backend or as a standby)."""
+        return self.ready or self.standing_by
+
+    def answered_last_ping(self) -> bool:
+        """Whether its event loop answered the last ping (True before the first)."""
+        if self.pinged_at is None:
+            return True
+        return self.ponged_at is not None and self.ponged_at >= self.pinged_at
+
+    def ping(self) -> None:
+        """Ask its event loop for a ``pong``."""
+        self.pinged_at = time.monotonic()
+        self._write(PING_LINE)
+
+    def _write(self, line: bytes) -> None:
         if self._control_fd is not None:
             with contextlib.suppress(OSError):  # it died: its exit is reported separately
-                os.write(self._control_fd, SERVE_LINE)
+                os.write(self._control_fd, line)
+
+    def promote(self) -> None:
+        """Make a standby *the* backend (it already serves; it answers ``ready``)."""
+        self._write(SERVE_LINE)
         self.role = "active"
 
     def release(self) -> None:

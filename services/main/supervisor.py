@@ -188,11 +188,17 @@ class BackendSupervisor:
 
     async def handle_exit(self, proc: BackendProcess, code: int) -> None:
         proc.release()
-        if self._records is not None:
-            self._records.remove(proc.pid)
+        try:
+            await self._after_exit(proc, code)
+        finally:  # bookkeeping after the replacement is on its way
+            if self._records is not None:
+                self._records.remove(proc.pid)
+
+    async def _after_exit(self, proc: BackendProcess, code: int) -> None:
         if proc is self.standby:
             self.standby = None
-            self._schedule(self._standby_backoff.on_exit(time.monotonic(), None), "standby")
+            uptime = proc.child.uptime if proc.serving else None
+            self._schedule(self._standby_backoff.on_exit(time.monotonic(), uptime), "standby")
             log.warning("standby_exited", backend_pid=proc.pid, exit=describe_exit(code))
             return
         if proc is not self.active and proc is not self.incoming:
@@ -215,8 +221,8 @@ class BackendSupervisor:
         await self._set("starting", reason=reason, exit_code=code, pid=self._pid_of(self.incoming))
 
     def handle_unresponsive(self, proc: BackendProcess) -> None:
-        if proc is self.active:
-            log.warning("backend_unresponsive", backend_pid=proc.pid)
+        if proc is self.active or proc is self.standby:
+            log.warning("backend_unresponsive", backend_pid=proc.pid, role=proc.role)
             self._kill(proc, "unresponsive")
 
     async def handle_start_timeout(self, proc: BackendProcess) -> None:
@@ -353,15 +359,22 @@ class BackendSupervisor:
         return proc.pid if proc is not None else None
 
     async def _watch_liveness(self) -> None:
-        """GET /health every interval while running; enough misses in a row → Unresponsive."""
-        misses = 0
+        """Every interval: ping each serving process over its pipe, and GET /health.
+
+        Both processes accept on the socket, so /health may be answered by either: it says the
+        port is served. The ping says whose event loop is alive. A process that misses enough
+        in a row (no pong, or for the backend also no /health) is killed and replaced.
+        """
+        misses: dict[int, int] = {}
         while True:
-            await asyncio.sleep(self.settings.health_interval)  # the probe's period, not a wait
-            proc = self.active
-            if self.state != "running" or proc is None or self.incoming is not None:
-                misses = 0
-                continue
-            misses = 0 if await self._health.check() else misses + 1
-            if misses >= self.settings.health_misses and proc is self.active:
-                misses = 0
-                self.enqueue(Unresponsive(proc))
+            await asyncio.sleep(self.settings.health_interval)  # the probes' period, not a wait
+            http_ok = self.state != "running" or await self._health.check()
+            for proc in (self.active, self.standby):
+                if proc is None or not proc.serving or proc is self.incoming:
+                    continue
+                healthy = proc.answered_last_ping() and (proc is not self.active or http_ok)
+                misses[proc.pid] = 0 if healthy else misses.get(proc.pid, 0) + 1
+                proc.ping()
+                if misses[proc.pid] >= self.settings.health_misses:
+                    misses[proc.pid] = 0
+                    self.enqueue(Unresponsive(proc))
