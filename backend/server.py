@@ -98,7 +98,7 @@ class BackendServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self._report(READY_LINE if self.primary else STANDBY_LINE)
-            log.info("serving", port=self.backend.port, role=self.backend.role)
+            log.info("serving" if self.primary else "standby_serving", port=self.backend.port)
 
     @property
     def primary(self) -> bool:

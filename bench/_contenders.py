@@ -36,8 +36,8 @@ SETTLE = 0.3  # seconds a replacement serves before the next kill (the stream sh
 # main backs off a backend that dies within min_uptime of serving (unstable): wait that out.
 CTXBUS_SETTLE = RestartPolicy().min_uptime + 0.2
 
-# A backend's readable log line: "2026-...Z [info ] standby_waiting [backend.server] pid=123 ..."
-_STANDBY_EVENT = re.compile(rb"\b(standby_waiting|promoted)\b.*?\bpid=(\d+)")
+# A backend's readable log line: "2026-...Z [info ] standby_serving [backend.server] pid=123 ..."
+_STANDBY_EVENT = re.compile(rb"\b(standby_serving|promoted)\b.*?\bpid=(\d+)")
 _PROMOTED_AT = re.compile(rb"^(\S+Z) \[\w+\s*\] promoted\b", re.MULTILINE)
 
 
@@ -208,14 +208,14 @@ class Ctxbus(Contender):
             return b""
 
     def warm_standbys(self) -> set[int]:
-        """Live backends that reported ``standby_waiting`` and were not promoted since.
+        """Live backends that reported ``standby_serving`` and were not promoted since.
 
         The bus does not tell a warm standby from a starting one, so this reads the backends'
         log lines that main collects.
         """
         waiting: set[int] = set()
         for event, pid in _STANDBY_EVENT.findall(self._backend_log()):
-            if event == b"standby_waiting":
+            if event == b"standby_serving":
                 waiting.add(int(pid))
             else:
                 waiting.discard(int(pid))
