@@ -85,20 +85,26 @@ class BackendLink:
     async def send(
         self, method: str, url: str, headers: dict[str, str], content: bytes
     ) -> httpx.Response:
-        """Send a request (``url`` relative to the backend); one retry if idempotent."""
-        attempts = 2 if method in IDEMPOTENT else 1
-        for attempt in range(attempts):
-            client = self._client
-            if client is None:
-                raise BackendUnavailable("main has not told where the backend is yet")
+        """Send a request (``url`` relative to the backend); one retry if idempotent.
+
+        The retry goes out on a new connection, as browsers do: when a backend dies, every
+        pooled keep-alive connection to it is dead, and the pool would hand out the next one.
+        """
+        client = self._client
+        if client is None:
+            raise BackendUnavailable("main has not told where the backend is yet")
+        built = client.build_request(method, url, headers=headers, content=content)
+        try:
+            return await client.send(built)
+        except RETRIED_ERRORS as exc:
+            if method not in IDEMPOTENT:
+                raise BackendUnavailable(f"the backend did not answer: {exc!r}") from exc
+            log.info("backend_retry", method=method, url=url)
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as fresh:
             try:
-                built = client.build_request(method, url, headers=headers, content=content)
-                return await client.send(built)
+                return await fresh.send(built)
             except RETRIED_ERRORS as exc:
-                if attempt + 1 == attempts:
-                    raise BackendUnavailable(f"the backend did not answer: {exc!r}") from exc
-                log.info("backend_retry", method=method, url=url)
-        raise BackendUnavailable("no attempt was made")
+                raise BackendUnavailable(f"the backend did not answer: {exc!r}") from exc
 
     async def aclose(self) -> None:
         if self._client is not None:
