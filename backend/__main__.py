@@ -17,11 +17,27 @@ from services.parent_death import die_with_parent
 die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
 
 import socket  # noqa: E402 - after the parent-death set-up, on purpose
+from pathlib import Path  # noqa: E402
 
 import structlog  # noqa: E402
 
 from backend.server import BackendServer, ContractError  # noqa: E402
 from services.logconfig import configure_logging  # noqa: E402
+from services.supervision import EXIT_CONFIG  # noqa: E402
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """Why the backend cannot keep its data in ``data_dir``, or None if it can."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the data dir {data_dir}: {exc.strerror}; {DATA_DIR_HINT}"
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        return f"the data dir {data_dir} is not writable; {DATA_DIR_HINT}"
+    return None
+
+
+DATA_DIR_HINT = "choose another with data_dir in config.toml, CTXBUS_DATA_DIR or --data-dir"
 
 
 def main() -> int:
@@ -32,6 +48,10 @@ def main() -> int:
     except (KeyError, ValueError) as exc:
         log.error("bad_spawn_environment", error=str(exc))  # noqa: TRY400 - the message is all
         return 2
+    problem = data_dir_problem(config.data_dir)
+    if problem is not None:
+        print(f"ctxbus backend: {problem}", file=sys.stderr)  # one line: main's diagnosis
+        return EXIT_CONFIG
     if config.listen_fd < 0:
         log.error("no_listening_socket", hint="the backend is started by `ctxbus main`")
         return 2

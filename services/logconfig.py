@@ -16,6 +16,7 @@ import structlog
 
 LOG_FILE_BYTES = 5 * 1024 * 1024
 LOG_FILE_BACKUPS = 3
+PRIVATE_UMASK = 0o077
 QUIET_LOGGERS = ("httpx", "httpcore")  # one INFO line per request drowns everything else
 
 
@@ -31,7 +32,13 @@ SHARED_PROCESSORS: list[structlog.types.Processor] = [
 def configure_logging(
     service: str, log_dir: Path | None = None, *, level: int = logging.INFO
 ) -> None:
-    """Route structlog and stdlib logging to stderr (readable) and ``<log_dir>/<service>.log``."""
+    """Route structlog and stdlib logging to stderr (readable) and ``<log_dir>/<service>.log``.
+
+    Every ctxbus process calls this once at start, and it also sets the umask to 077: logs hold
+    login URLs and the data dir holds screenshots, so whatever the process (and every child it
+    starts, which inherits the umask) creates is private to the user.
+    """
+    os.umask(PRIVATE_UMASK)
     structlog.configure(
         processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

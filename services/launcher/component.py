@@ -27,6 +27,7 @@ from services.supervision import (
     ProcessRecords,
     RestartPolicy,
     describe_exit,
+    is_permanent,
 )
 
 log = structlog.get_logger(__name__)
@@ -72,12 +73,12 @@ class Component:
         """Keep the process up until :meth:`stop`, or until it crash-loops (state ``error``)."""
         while not self._stopping.is_set():
             child = await self._start()
-            code = await child.wait()
+            code = await child.reaped()  # its output is read to the end, for a diagnosis
             self._forget(child)
             if self._stopping.is_set():
                 return
             uptime = self._uptime()
-            delay = self._backoff.on_exit(time.monotonic(), uptime)
+            delay = None if is_permanent(code) else self._backoff.on_exit(time.monotonic(), uptime)
             if delay is None:
                 await self._give_up(child, code)
                 return
@@ -115,7 +116,8 @@ class Component:
 
     async def _give_up(self, child: Child, code: int) -> None:
         tail = "\n".join(child.tail(DIAGNOSIS_LINES))
-        reason = f"crash loop, gave up: {describe_exit(code)}"
+        why = "cannot run as configured" if is_permanent(code) else "crash loop"
+        reason = f"{why}, gave up: {describe_exit(code)}"
         log.error("component_gave_up", component=self.name, exit=describe_exit(code), tail=tail)
         await self._update(
             state="error",

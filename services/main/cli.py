@@ -12,10 +12,11 @@ from pathlib import Path
 import structlog
 import zmq.asyncio
 
-from bus import BusError, endpoints
+from bus import BusError, SetupError, endpoints
 from services.logconfig import configure_logging
 from services.main.service import MainService
 from services.main.settings import MainSettings
+from services.supervision import EXIT_CONFIG
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def run(settings: MainSettings) -> int:
     except BusError as exc:
         structlog.get_logger("main").error("cannot_start", error=str(exc))
         print(f"ctxbus main: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG if isinstance(exc, SetupError) else 1
     finally:
         # Flush what is still queued (the reply to ``shutdown``) before the process ends.
         zmq.asyncio.Context.instance().destroy(linger=endpoints.CLOSE_LINGER_MS)

@@ -25,7 +25,7 @@ from bus.messages import BackendState, BackendStatus
 from services.main.backend_process import BackendProcess
 from services.main.health import HealthProbe
 from services.main.settings import LOCAL_HOST, MainSettings
-from services.supervision import Backoff, ProcessRecords, describe_exit
+from services.supervision import Backoff, ProcessRecords, describe_exit, is_permanent
 
 log = structlog.get_logger(__name__)
 
@@ -207,9 +207,18 @@ class BackendSupervisor:
         self.active = None if proc is self.active else self.active
         self.incoming = None if proc is self.incoming else self.incoming
         reason = self._kill_reasons.pop(proc.pid, None) or f"crashed ({describe_exit(code)})"
+        if is_permanent(code):
+            await self._give_up(proc, code, "the backend cannot run as configured")
+            return
         delay = self._backoff.on_exit(time.monotonic(), uptime)
         if delay is None:
-            await self._give_up(proc, code, reason)
+            crashes = self.settings.restart.max_crashes
+            window = self.settings.restart.crash_window
+            await self._give_up(
+                proc,
+                code,
+                f"the backend crashed more than {crashes} times in {window:g} s; last: {reason}",
+            )
             return
         self.restarts += 1
         self.state = "starting"
@@ -299,10 +308,20 @@ class BackendSupervisor:
         task.add_done_callback(self._watchers.discard)
 
     def _retire(self, proc: BackendProcess, grace: float | None = None) -> None:
-        """Stop ``proc`` in the background: SIGTERM, wait, SIGKILL."""
-        proc.release()
+        """Stop ``proc`` in the background: SIGTERM, wait, SIGKILL; then close its pipes.
+
+        The pipes stay open until it is gone: their end-of-file means "main is gone, exit now",
+        which would cut its graceful shutdown short.
+        """
         timeout = self.settings.stop_timeout if grace is None else grace
-        task = asyncio.ensure_future(proc.child.terminate(timeout))
+
+        async def retire() -> int:
+            try:
+                return await proc.child.terminate(timeout)
+            finally:
+                proc.release()
+
+        task = asyncio.ensure_future(retire())
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
@@ -318,20 +337,17 @@ class BackendSupervisor:
         else:
             asyncio.get_running_loop().call_later(delay, self.enqueue, Command(command))
 
-    async def _give_up(self, proc: BackendProcess, code: int, reason: str) -> None:
+    async def _give_up(self, proc: BackendProcess, code: int, headline: str) -> None:
+        """State ``error``: ``headline``, the exit, and the last lines the backend wrote."""
         await proc.child.reaped()  # its last words are read to the end
         if self.standby is not None:
             self._retire(self.standby, grace=0)
             self.standby = None
-        window = self.settings.restart.crash_window
-        tail = " | ".join(line for line in proc.child.tail(5) if line.strip())
-        diagnosis = (
-            f"gave up: the backend crashed more than {self.settings.restart.max_crashes} times "
-            f"in {window:g} s; last: {reason}"
-        )
+        tail = " | ".join(line.strip() for line in proc.child.tail(5) if line.strip())
+        diagnosis = f"gave up: {headline}"
         if tail:
             diagnosis += f"; last output: {tail}"
-        log.error("backend_crash_loop", reason=reason, last_output=proc.child.tail())
+        log.error("backend_gave_up", reason=headline, last_output=proc.child.tail())
         await self._set("error", reason=diagnosis, exit_code=code, pid=None)
 
     async def _set(

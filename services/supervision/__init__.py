@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from services.supervision.child import Child, ChildSpec, describe_exit
 from services.supervision.lock import InstanceLock
-from services.supervision.policy import Backoff, RestartPolicy
+from services.supervision.policy import EXIT_CONFIG, Backoff, RestartPolicy, is_permanent
 from services.supervision.records import ProcessRecords
 
 __all__ = [
+    "EXIT_CONFIG",
     "Backoff",
     "Child",
     "ChildSpec",
@@ -23,4 +24,5 @@ __all__ = [
     "ProcessRecords",
     "RestartPolicy",
     "describe_exit",
+    "is_permanent",
 ]

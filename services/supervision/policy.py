@@ -15,6 +15,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+EXIT_CONFIG = 78  # sysexits' EX_CONFIG: the process cannot run as configured; no restart mends it
+
+
+def is_permanent(returncode: int) -> bool:
+    """Whether an exit says "fix the configuration", so restarting would only repeat it."""
+    return returncode == EXIT_CONFIG
+
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:

@@ -204,5 +204,6 @@ async def test_backend_that_cannot_start_fails_fast(runtime_dir: Path) -> None:
     lines = [json.loads(line) for line in out.splitlines()]
     assert proc.returncode == 1
     failed = next(line for line in lines if line["ctxbus"] == "failed")
-    assert "cannot open the database" in failed["reason"]
+    assert "cannot create the data dir" in failed["reason"]
+    assert "data_dir" in failed["reason"]
     assert lines[-1]["ctxbus"] == "stopped"

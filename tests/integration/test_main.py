@@ -18,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 from bus import Endpoints
-from services.supervision import Child, ChildSpec
+from services.supervision import EXIT_CONFIG, Child, ChildSpec
 from services.supervision.records import ProcessRecord, ProcessRecords
 from tests.fixtures.processes import (
     MainProcess,
@@ -202,7 +202,7 @@ async def test_second_main_is_refused(main_process: MainProcess) -> None:
     """A second main on the same runtime dir exits at once, saying another one runs."""
     argv = main_argv(main_process.endpoints.runtime_dir)
     done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 1
+    assert done.returncode == EXIT_CONFIG
     assert "already running" in done.stderr
     assert (await main_process.status()).state == "running"
 
@@ -223,7 +223,7 @@ async def test_pinned_port_in_use_fails_with_clear_message(runtime_dir: Path) ->
         )
     finally:
         holder.close()
-    assert done.returncode == 1
+    assert done.returncode == EXIT_CONFIG
     assert f"port {port}" in done.stderr
     assert "--port" in done.stderr
 
