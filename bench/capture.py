@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import mss
 from PIL import Image
 
 from services.capture.backend_link import BackendLink
 from services.capture.change import ChangeDetector
 from services.capture.encoder import Encoder
-from services.capture.frames import RawFrame
+from services.capture.frames import RawFrame, Shot
 from services.capture.grabber import Grabber
 from services.capture.settings import CaptureSettings
 from tests.capture.harness import CaptureProcess, running_capture
@@ -157,11 +158,24 @@ async def kept_frames(server: XServer, link: BackendLink, samples: Samples) -> N
         samples.add("bytes: PNG (default level)", len(png.encode(frame).data))
         samples.add("kept: encode PNG (for reference)", ms_since(before_png))
         samples.add("bytes: WebP (default)", len(shot.data))
-        before_small = time.perf_counter()
-        small = smaller.encode(frame)
-        samples.add(f"kept: encode WebP, max_dimension {SMALLER} (option)", ms_since(before_small))
-        samples.add(f"bytes: WebP, max_dimension {SMALLER} (option)", len(small.data))
+        await smaller_option(smaller, frame, link, samples, checked - grabbed)
     grabber.close()
+
+
+async def smaller_option(
+    encoder: Encoder, frame: RawFrame, link: BackendLink, samples: Samples, check_s: float
+) -> None:
+    """The ``max_dimension`` option on the same frame: encode, upload + store (its own key)."""
+    start = time.perf_counter()
+    small = encoder.encode(frame)
+    encoded = time.perf_counter()
+    await link.post(
+        Shot(meta=msgspec.structs.replace(small.meta, id=f"{small.id}s"), data=small.data)
+    )
+    option = f"max_dimension {SMALLER} (option)"
+    samples.add(f"kept, {option}: encode", (encoded - start) * 1000)
+    samples.add(f"kept, {option}: stored after grab", check_s * 1000 + ms_since(start))
+    samples.add(f"bytes: WebP, {option}", len(small.data))
 
 
 async def process_frames(server: XServer, capture: CaptureProcess, samples: Samples) -> None:
@@ -229,6 +243,7 @@ def goals(samples: Samples) -> list[str]:
         samples.median("bytes: WebP (default)"),
         samples.median("bytes: PNG (default level)"),
     )
+    option = samples.median(f"kept, max_dimension {SMALLER} (option): stored after grab")
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -239,6 +254,8 @@ def goals(samples: Samples) -> list[str]:
         f"- kept frame stored after its grab: median {stored:.1f} ms, p95 {stored_p95:.1f} ms; "
         f"through the capture process (from grab start) median {process:.1f} ms "
         f"(goal <= {GOAL_STORED_MS:g} ms: {verdict(max(stored, process) <= GOAL_STORED_MS)})",
+        f"- with `--max-dimension {SMALLER}`: a kept frame is stored {option:.1f} ms after its "
+        f"grab (median; {verdict(option <= GOAL_STORED_MS)} for that setting)",
         f"- bytes per kept frame / PNG: {webp / png:.2f} (goal <= 1: {verdict(webp <= png)})",
     ]
 
