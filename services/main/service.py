@@ -29,6 +29,7 @@ from services.main.port import bind_backend_socket
 from services.main.settings import LOCAL_HOST, MainSettings
 from services.main.supervisor import BackendSupervisor
 from services.supervision import InstanceLock, ProcessRecords
+from services.supervision.lifeline import install_from_env
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,8 @@ class MainService:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
+        # Started by the launcher: if it dies, stop as on SIGTERM (the backend first).
+        install_from_env(self._launcher_gone, kernel_signal=False)
         try:
             async with asyncio.TaskGroup() as tasks:
                 proxy_task = tasks.create_task(proxy.run())
@@ -96,6 +99,10 @@ class MainService:
             self.publisher.close()
             sock.close()
         log.info("main_stopped")
+
+    def _launcher_gone(self) -> None:
+        log.warning("launcher_gone_stopping")
+        self._stop.set()
 
     async def _stop_on_signal(self) -> None:
         await self._stop.wait()

@@ -160,9 +160,7 @@ class Child:
     async def _wait(self) -> int:
         code = await self._process.wait()
         self._end(code)
-        if self._lifeline is not None:
-            os.close(self._lifeline)
-            self._lifeline = None
+        self.close_lifeline()
         with contextlib.suppress(asyncio.TimeoutError):
             async with asyncio.timeout(1.0):
                 await asyncio.shield(self._pump)
@@ -201,6 +199,12 @@ class Child:
     def tail(self, lines: int = TAIL_LINES) -> list[str]:
         """The last ``lines`` lines the process wrote."""
         return list(self._tail)[-lines:]
+
+    def close_lifeline(self) -> None:
+        """Close our end of its lifeline: the child takes it as "my supervisor is gone"."""
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     async def output_line(self, predicate: Callable[[str], bool]) -> str:
         """The first line (from now on, or still in the tail) for which ``predicate`` holds."""

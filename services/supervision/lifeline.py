@@ -53,15 +53,20 @@ LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
 SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
 
 
-def install_from_env(on_parent_gone: Callable[[], None] | None = None) -> None:
+def install_from_env(
+    on_parent_gone: Callable[[], None] | None = None, *, kernel_signal: bool = True
+) -> None:
     """In a supervised child: die with the supervisor that passed a lifeline in the env.
 
     ``on_parent_gone`` runs when the pipe closes (default: exit at once). Call it from inside
-    the running event loop. Without the variables (run by hand) it does nothing.
+    the running event loop. Without the variables (run by hand) it does nothing. A process that
+    must stop gracefully when orphaned (main, which stops its backend first) passes
+    ``kernel_signal=False`` and relies on the pipe alone.
     """
     parent = os.environ.get(SUPERVISOR_PID_ENV)
     fd = os.environ.get(LIFELINE_FD_ENV)
     if parent is None or fd is None:
         return
-    die_with_parent(int(parent))
+    if kernel_signal:
+        die_with_parent(int(parent))
     watch_pipe(int(fd), lambda _line: None, on_parent_gone or (lambda: os._exit(1)))

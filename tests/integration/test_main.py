@@ -292,3 +292,21 @@ async def test_shutdown_op_stops_backend_replies_and_exits_zero(runtime_dir: Pat
         main.log.close()
         if main.child.running:
             main.child.kill()
+
+
+async def test_main_stops_gracefully_when_its_launcher_dies(runtime_dir: Path) -> None:
+    """The launcher's lifeline closing (it died) makes main stop its backend and exit 0."""
+    main = await spawn_main(runtime_dir, lifeline=True)
+    try:
+        family = [p.pid for p in main.descendants()]
+        mark = len(main.log.events)
+        main.child.close_lifeline()
+        await main.log.wait_for(lambda e: e.state == "stopped", after=mark, timeout=20)
+        async with asyncio.timeout(20):
+            assert await main.child.reaped() == 0
+        assert await wait_gone(family, timeout=5.0) == []
+    finally:
+        main.control.close()
+        main.log.close()
+        if main.child.running:
+            main.child.kill()

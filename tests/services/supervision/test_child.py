@@ -79,8 +79,6 @@ async def test_lifeline_ends_child_when_supervisor_closes_it(tmp_path: Path) -> 
     child = await Child.spawn(spec(code, tmp_path, lifeline=True))
     async with asyncio.timeout(30):
         await child.output_line(lambda line: line == "watching")
-    assert child._lifeline is not None
-    os.close(child._lifeline)
-    child._lifeline = None
+    child.close_lifeline()
     async with asyncio.timeout(5):
         assert await child.reaped() == 1
