@@ -62,7 +62,7 @@ async def changing_screen(xvfb: XServer) -> AsyncIterator[None]:
     async def paint() -> None:
         while True:
             await asyncio.to_thread(xvfb.fill, f"#{random.randrange(1 << 24):06x}")
-            await asyncio.sleep(0.05)  # pacing, not waiting: a new colour about every 60 ms
+            await asyncio.sleep(0.05)  # sleep-ok: paces the painting, a new colour every ~60 ms
 
     task = asyncio.ensure_future(paint())
     try:
