@@ -12,6 +12,7 @@ from frontend.service import run_frontend
 from frontend.settings import FrontendSettings
 from services.config import load_config
 from services.logconfig import configure_logging
+from services.supervision import EXIT_CONFIG
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = Endpoints.from_env(ensure_runtime_dir(config.runtime_dir))
     except SetupError as exc:
         sys.stderr.write(f"frontend: {exc}\n")
-        return 2
+        return EXIT_CONFIG  # permanent: the launcher does not restart it
     configure_logging("frontend", config.log_dir)
     settings = FrontendSettings(
         endpoints=endpoints,

@@ -13,7 +13,7 @@ import signal
 import structlog
 import uvicorn
 
-from bus import AsyncRequester, BackendStatus
+from bus import AsyncRequester, BackendStatus, PortInfo
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink
@@ -55,9 +55,21 @@ class Frontend:
             task.add_done_callback(self._announcements.discard)
 
     async def run(self) -> None:
-        """Serve until :attr:`stopping` is set."""
-        info = await self.link.connect(self.settings.main_deadline)
-        log.info("backend_found", port=info.port, state=info.state)
+        """Serve until :attr:`stopping` is set (which may come while it still waits for main)."""
+        try:
+            info = await self._connect_or_stop()
+            if info is None:
+                log.info("stopped_before_main_answered")
+                return
+            log.info("backend_found", port=info.port, state=info.state)
+            await self._serve()
+        finally:
+            await self.link.aclose()
+            for requester in (self.control, self.launcher, self.capture):
+                requester.close()
+
+    async def _serve(self) -> None:
+        """Bind the dashboard socket, serve, and relay the bus until :attr:`stopping` is set."""
         sock = bind_socket(self.settings.port)
         secret = load_secret(self.settings.endpoints)
         gate = TokenGate(sock.getsockname()[1], secret, self.on_new_url)
@@ -85,9 +97,20 @@ class Frontend:
                     task.cancel()
         finally:
             sock.close()
-            await self.link.aclose()
-            for requester in (self.control, self.launcher, self.capture):
-                requester.close()
+
+    async def _connect_or_stop(self) -> PortInfo | None:
+        """Main's port, or ``None`` if stopped first; ``TimeoutError`` at the deadline."""
+        connecting = asyncio.ensure_future(self.link.connect(self.settings.main_deadline))
+        stopped = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait([connecting, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (connecting, stopped):
+                task.cancel()
+            await asyncio.gather(connecting, stopped, return_exceptions=True)
+        if connecting.cancelled():
+            return None
+        return connecting.result()
 
     async def _until_served(
         self, server: DashboardServer, serving: asyncio.Task[None], gate: TokenGate
