@@ -11,10 +11,12 @@ import os
 import sys
 
 from backend.contract import PARENT_PID_ENV, BackendConfig
+from services.lean import skip_optional_extras
 from services.parent_death import die_with_parent
 
 # Before the second of imports below: a main that dies meanwhile must still take us with it.
 die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
+skip_optional_extras()
 
 import socket  # noqa: E402 - after the parent-death set-up, on purpose
 from pathlib import Path  # noqa: E402
