@@ -15,7 +15,6 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
@@ -85,11 +84,31 @@ class BackendServer(uvicorn.Server):
     async def _warm_up(self) -> None:
         """One in-process GET /health before serving: it builds the middleware stack and loads
         the lazy code paths, so the first real request is as quick as any."""
-        transport = httpx.ASGITransport(app=self.config.loaded_app)
-        base_url = f"http://127.0.0.1:{self.backend.port}"
+        host = f"127.0.0.1:{self.backend.port}".encode()
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": HEALTH_PATH,
+            "raw_path": HEALTH_PATH.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", host)],
+            "client": ("127.0.0.1", 0),
+            "server": ("127.0.0.1", self.backend.port),
+            "state": {},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_: Any) -> None:
+            return None
+
         try:
-            async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-                await client.get(HEALTH_PATH)
+            await self.config.loaded_app(scope, receive, send)
         except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs speed
             log.warning("warm_up_failed", error=str(exc))
 

@@ -10,10 +10,35 @@
 
 from __future__ import annotations
 
-from services.supervision.child import Child, ChildSpec, describe_exit
-from services.supervision.lock import InstanceLock
-from services.supervision.policy import EXIT_CONFIG, Backoff, RestartPolicy, is_permanent
-from services.supervision.records import ProcessRecords
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.supervision.child import Child, ChildSpec, describe_exit
+    from services.supervision.lock import InstanceLock
+    from services.supervision.policy import EXIT_CONFIG, Backoff, RestartPolicy, is_permanent
+    from services.supervision.records import ProcessRecords
+
+# Names are imported on first use (PEP 562): a backend that only needs the lifeline or an exit
+# code does not pay for psutil, zmq and msgspec at start-up.
+_HOME = {
+    "Child": "child",
+    "ChildSpec": "child",
+    "describe_exit": "child",
+    "InstanceLock": "lock",
+    "EXIT_CONFIG": "policy",
+    "Backoff": "policy",
+    "RestartPolicy": "policy",
+    "is_permanent": "policy",
+    "ProcessRecords": "records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 __all__ = [
     "EXIT_CONFIG",
