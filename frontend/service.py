@@ -17,14 +17,24 @@ from bus import AsyncRequester, BackendStatus, PortInfo
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink
-from frontend.events import EventHub, backend_follower, follow_backend, forward_topics
+from frontend.events import (
+    ComponentTable,
+    EventHub,
+    backend_follower,
+    follow_backend,
+    follow_components,
+    forward_topics,
+)
 from frontend.gate import TokenGate
 from frontend.secret import load_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
+from services.launcher.protocol import GET_COMPONENTS, ComponentList
 from services.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
+
+SNAPSHOT_TIMEOUT = 0.5  # one attempt at the launcher's get_components: none when run alone
 
 
 class Frontend:
@@ -34,6 +44,9 @@ class Frontend:
         self.settings = settings
         self.control = AsyncRequester(settings.endpoints.control)
         self.launcher = AsyncRequester(settings.endpoints.launcher)
+        self.components = AsyncRequester(
+            settings.endpoints.launcher, timeout=SNAPSHOT_TIMEOUT, retries=1
+        )
         self.capture = AsyncRequester(settings.endpoints.capture)
         self.link = BackendLink(self.control)
         self.hub = EventHub()
@@ -42,6 +55,9 @@ class Frontend:
 
     async def get_status(self) -> BackendStatus:
         return await self.control.call("get_status", BackendStatus)
+
+    async def get_components(self) -> ComponentList:
+        return await self.components.call(GET_COMPONENTS, ComponentList)
 
     def on_new_url(self, url: str) -> None:
         """The login token was used: publish the URL with the next one."""
@@ -65,7 +81,7 @@ class Frontend:
             await self._serve()
         finally:
             await self.link.aclose()
-            for requester in (self.control, self.launcher, self.capture):
+            for requester in (self.control, self.launcher, self.components, self.capture):
                 requester.close()
 
     async def _serve(self) -> None:
@@ -84,9 +100,11 @@ class Frontend:
             async with asyncio.TaskGroup() as group:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 follower = backend_follower(self.settings.endpoints.events, self.get_status)
+                table = ComponentTable(self.hub, self.get_components)
                 relays = [
                     group.create_task(follow_backend(self.hub, follower, self.link.observe)),
                     group.create_task(forward_topics(self.hub, self.settings.endpoints.events)),
+                    group.create_task(follow_components(table, self.settings.endpoints.events)),
                 ]
                 await self._until_served(server, serving, gate)
                 await self.stopping.wait()

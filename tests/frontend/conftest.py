@@ -1,8 +1,9 @@
 """A real frontend process next to a real main, found through a stand-in launcher on the bus.
 
 The frontend runs with ``--announce`` and so tells ``Endpoints.launcher`` its URL; the
-``FrontendProcess`` fixture binds that endpoint with the production :class:`bus.Replier` and keeps
-every announced login URL, so a test waits on the announcement instead of reading output.
+``FrontendProcess`` fixture binds that endpoint with the production :class:`bus.Replier`, keeps
+every announced login URL and answers ``get_components`` with its ``components``, so a test waits
+on the announcement instead of reading output.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from bus import Accepted, ComponentStatus, Endpoints, Replier
-from services.launcher.protocol import ANNOUNCE
+from bus.messages import NoArgs
+from services.launcher.protocol import ANNOUNCE, GET_COMPONENTS, ComponentList
 from services.supervision import Child, ChildSpec
 from tests.fixtures.processes import REPO, MainProcess, running_main
 
@@ -33,13 +35,18 @@ class FrontendProcess:
         self.urls: asyncio.Queue[str] = asyncio.Queue()
         self.child: Child | None = None
         self._replier = Replier(endpoints.launcher)
+        self.components = ComponentList()  # what its get_components answers
         self._replier.register(ANNOUNCE, ComponentStatus, self._on_announce)
+        self._replier.register(GET_COMPONENTS, NoArgs, self._on_get_components)
         self._serving: asyncio.Task[None] | None = None
 
     async def _on_announce(self, status: ComponentStatus) -> Accepted:
         assert status.url is not None
         self.urls.put_nowait(status.url)
         return Accepted()
+
+    async def _on_get_components(self, _: NoArgs) -> ComponentList:
+        return self.components
 
     async def start(self, runtime_dir: Path) -> None:
         self._replier.bind()
