@@ -133,6 +133,7 @@ class ComponentStatus(Event, kw_only=True):
     reason: str | None = None
     exit_code: int | None = None
     url: str | None = None
+    started_at: float | None = None  # wall-clock start of its current process (its uptime)
 
 
 # -- capture --------------------------------------------------------------------------------------

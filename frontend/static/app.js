@@ -68,7 +68,7 @@ ctxbus.on("component.status", (body) => {
     row.dataset.component = body.component;
     $("components-body").appendChild(row);
   }
-  row.replaceChildren(...[body.component, body.state, body.pid ?? "–", body.restarts, body.reason ?? ""].map((text) => {
+  row.replaceChildren(...[body.component, body.state, body.pid ?? "–", body.restarts, body.state === "running" ? "" : body.reason ?? ""].map((text) => {
     const cell = document.createElement("td");
     cell.textContent = text;
     return cell;

@@ -51,23 +51,9 @@ def cmd_status(ctx: Context) -> int:
     if ctx.out.json_mode:
         ctx.out.data({"main": ping, "backend": backend, "components": others})
         return 0
-    uptime = age(backend.ts) if backend.state == "running" else "-"
-    rows = [
-        ["main", styled("running"), str(ping.pid), age(time.time() - ping.uptime_s), "", "", ""],
-        [
-            "backend",
-            styled(backend.state),
-            str(backend.pid or "-"),
-            uptime,
-            str(backend.restarts),
-            str(backend.port),
-            _reason(backend.reason, backend.exit_code),
-        ],
-    ]
-    for comp in others:
-        if comp.component == "main":
-            continue
-        rows.append(_component_row(comp))
+    supervised = {comp.component: comp for comp in others}
+    rows = [_main_row(ping, supervised.get("main")), _backend_row(backend)]
+    rows += [_component_row(comp) for comp in others if comp.component != "main"]
     ctx.out.table(["component", "state", "pid", "uptime", "restarts", "port", "reason"], rows)
     for comp in others:
         if comp.url:
@@ -75,14 +61,36 @@ def cmd_status(ctx: Context) -> int:
     return 0
 
 
-def _reason(reason: str | None, exit_code: int | None) -> str:
-    if reason is None:
+def _reason(state: str, reason: str | None, exit_code: int | None) -> str:
+    """Why it is in ``state``; nothing for a running one (an old exit is history)."""
+    if reason is None or state == "running":
         return ""
     return f"{reason} (exit {exit_code})" if exit_code is not None else reason
 
 
+def _main_row(ping: PingResult, supervised: ComponentStatus | None) -> list[str]:
+    """main as it answers; its restarts as the launcher counts them ("-": no launcher)."""
+    restarts = str(supervised.restarts) if supervised is not None else "-"
+    started = time.time() - ping.uptime_s
+    return ["main", styled("running"), str(ping.pid), age(started), restarts, "", ""]
+
+
+def _backend_row(backend: BackendStatus) -> list[str]:
+    running = backend.state == "running"
+    return [
+        "backend",
+        styled(backend.state),
+        str(backend.pid or "-"),
+        age(backend.ts) if running else "-",  # ts of its `running` event: when it came up
+        str(backend.restarts),
+        str(backend.port),
+        _reason(backend.state, backend.reason, backend.exit_code),
+    ]
+
+
 def _component_row(comp: ComponentStatus) -> list[str]:
-    uptime = age(comp.ts) if comp.state == "running" else "-"
+    """A supervised process; uptime from its process's start, not from its latest event."""
+    uptime = age(comp.started_at) if comp.state == "running" else "-"
     return [
         comp.component,
         styled(comp.state),
@@ -90,7 +98,7 @@ def _component_row(comp: ComponentStatus) -> list[str]:
         uptime,
         str(comp.restarts),
         "",
-        _reason(comp.reason, comp.exit_code),
+        _reason(comp.state, comp.reason, comp.exit_code),
     ]
 
 

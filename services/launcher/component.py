@@ -86,6 +86,7 @@ class Component:
             await self._update(
                 state="starting",
                 pid=None,
+                started_at=None,
                 restarts=self.status.restarts + 1,
                 reason=describe_exit(code),
                 exit_code=code,
@@ -100,7 +101,7 @@ class Component:
         self.child = child
         if self._records is not None:
             self._records.add(self.name, child.pid)
-        await self._update(state="starting", pid=child.pid, url=None)
+        await self._update(state="starting", pid=child.pid, url=None, started_at=time.time())
         if self.settings.running_on_spawn:
             await self.mark_running()
         return child
@@ -122,6 +123,7 @@ class Component:
         await self._update(
             state="error",
             pid=None,
+            started_at=None,
             reason=f"{reason}; last output:\n{tail}" if tail else reason,
             exit_code=code,
         )
@@ -136,7 +138,8 @@ class Component:
         url = url or self.status.url
         if (self.status.state, self.status.pid, self.status.url) == ("running", child.pid, url):
             return  # no change: nothing to publish
-        await self._update(state="running", pid=child.pid, url=url)
+        # Running again: an earlier exit's reason and status are history, not its state.
+        await self._update(state="running", pid=child.pid, url=url, reason=None, exit_code=None)
 
     async def stop(self, grace: float, *, asked: bool = False) -> int | None:
         """Stop for good: SIGTERM → wait ``grace`` → SIGKILL; the exit status (None: not running).
@@ -147,7 +150,7 @@ class Component:
         child = self.child
         if child is None or not child.running:
             if self.status.state != "error":
-                await self._update(state="stopped", pid=None, url=None)
+                await self._update(state="stopped", pid=None, url=None, started_at=None)
             return None
         await self._update(state="stopping")
         if asked:
@@ -156,7 +159,9 @@ class Component:
                     await child.wait()
         code = await child.terminate(grace)
         reason = None if code == 0 else f"stopped with {describe_exit(code)}"
-        await self._update(state="stopped", pid=None, exit_code=code, url=None, reason=reason)
+        await self._update(
+            state="stopped", pid=None, exit_code=code, url=None, reason=reason, started_at=None
+        )
         return code
 
     def kill(self) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
+from bus import ComponentStatus, Endpoints, Replier
+from bus.messages import NoArgs
+from services.launcher.protocol import GET_COMPONENTS, ComponentList
 from tests.cli.conftest import ctxbus
 from tests.fixtures.processes import MainProcess
 
@@ -102,3 +111,59 @@ async def test_logs_show_a_component(runtime_dir: Path, main_process: MainProces
     lines = [json.loads(line) for line in ran.out.splitlines()]
     assert lines
     assert {line["file"] for line in lines} <= {"main.log", "main.output.log"}
+
+
+def table(out: str) -> dict[str, dict[str, str]]:
+    """A rich table printed without borders, as {first cell: {column: cell}} (cells by offset)."""
+    header, *lines = [line for line in out.splitlines() if line.strip()]
+    names = header.split()
+    starts = [header.index(name) for name in names]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    rows = {}
+    for line in lines:
+        cells = {name: line[a:b].strip() for name, (a, b) in zip(names, bounds, strict=True)}
+        rows[cells[names[0]]] = cells
+    return rows
+
+
+@pytest.fixture
+async def launcher_stand_in(endpoints: Endpoints) -> AsyncIterator[ComponentList]:
+    """A stand-in launcher on the bus; the test fills in what its get_components answers."""
+    answer = ComponentList(instance="launcher-1")
+
+    async def get_components(_: NoArgs) -> ComponentList:
+        return answer
+
+    replier = Replier(endpoints.launcher)
+    replier.register(GET_COMPONENTS, NoArgs, get_components)
+    serving = asyncio.ensure_future(replier.serve())
+    yield answer
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+
+
+async def test_status_uptime_restarts_and_reasons(
+    runtime_dir: Path, main_process: MainProcess, launcher_stand_in: ComponentList
+) -> None:
+    """Uptime is the process's, main's restarts come from the launcher, running rows no reason."""
+    now = time.time()
+    launcher_stand_in.components = [
+        ComponentStatus(component="main", state="running", pid=main_process.child.pid, restarts=2),
+        ComponentStatus(
+            component="frontend",
+            state="running",
+            pid=4242,
+            restarts=1,
+            reason="crashed (exit code 1)",
+            exit_code=1,
+            ts=now,
+            started_at=now - 3700,
+        ),
+    ]
+    ran = await ctxbus(runtime_dir, "status")
+    assert ran.code == 0, ran.err
+    rows = table(ran.out)
+    assert rows["main"]["restarts"] == "2", ran.out
+    assert rows["frontend"]["uptime"] == "1h 01m", ran.out
+    assert rows["frontend"]["reason"] == "", ran.out

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bus import ComponentStatus
@@ -26,6 +28,17 @@ class Recorder:
         async with self._changed:
             self.statuses.append(status)
             self._changed.notify_all()
+
+    async def wait_until(
+        self, predicate: Callable[[ComponentStatus], bool], timeout: float = 20.0
+    ) -> ComponentStatus:
+        """The first reported status for which ``predicate`` holds."""
+        async with asyncio.timeout(timeout), self._changed:
+            while True:
+                for status in self.statuses:
+                    if predicate(status):
+                        return status
+                await self._changed.wait()
 
     async def wait_for(self, state: str, timeout: float = 20.0) -> ComponentStatus:
         async with asyncio.timeout(timeout), self._changed:
@@ -75,3 +88,28 @@ async def test_stop_ends_a_running_child(tmp_path: Path) -> None:
     assert await component.stop(5.0) == 0
     await runner
     assert [s.state for s in record.statuses][-2:] == ["stopping", "stopped"]
+
+
+async def test_running_again_clears_the_old_exit(tmp_path: Path) -> None:
+    """Restarted and running: reason and exit_code are cleared; started_at is the new process's."""
+    record = Recorder()
+    marker = tmp_path / "crashed-once"
+    code = (
+        "import pathlib, signal, sys; m = pathlib.Path(sys.argv[1])\n"
+        "if not m.exists(): m.touch(); sys.exit(5)\n"
+        "signal.pause()"
+    )
+    argv = (sys.executable, "-c", code, str(marker))
+    child_spec = dataclasses.replace(spec(tmp_path, code), argv=argv)
+    component = Component(ComponentSettings(child_spec, FAST, running_on_spawn=True), record)
+    runner = asyncio.ensure_future(component.run())
+    restarted = await record.wait_until(lambda s: s.state == "running" and s.restarts == 1)
+    exited = next(s for s in record.statuses if s.exit_code == 5)
+    assert exited.reason is not None
+    assert (restarted.reason, restarted.exit_code) == (None, None)
+    first_start = next(s.started_at for s in record.statuses if s.started_at is not None)
+    assert restarted.started_at is not None
+    assert restarted.started_at > first_start
+    assert await component.stop(5.0) == -signal.SIGTERM
+    await runner
+    assert record.statuses[-1].started_at is None
