@@ -24,7 +24,7 @@ from bus import (
     Update,
     endpoints,
 )
-from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT, Context
+from services.cli.context import ABSENT_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT, Context
 from services.cli.output import styled
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
 
@@ -62,11 +62,18 @@ class Follow:
         self.control = AsyncRequester(
             ctx.endpoints.control, timeout=REQUEST_TIMEOUT, retries=REQUEST_RETRIES
         )
+        self.absent_control = AsyncRequester(
+            ctx.endpoints.control, timeout=ABSENT_TIMEOUT, retries=1
+        )
+        self.seen_main = False
         self.launcher = AsyncRequester(ctx.endpoints.launcher, timeout=REQUEST_TIMEOUT, retries=1)
         self.components: list[ComponentStatus] = []
 
     async def backend_snapshot(self) -> BackendStatus:
-        return await self.control.call("get_status", BackendStatus)
+        """main's state; one short attempt while its socket file is missing (so "lost" at once)."""
+        missing = not self.ctx.may_listen(endpoints.CONTROL)
+        requester = self.absent_control if missing else self.control
+        return await requester.call("get_status", BackendStatus)
 
     async def component_snapshot(self) -> ComponentStatus:
         """The launcher's snapshot: every component is kept for printing, the newest returned."""
@@ -81,8 +88,13 @@ class Follow:
     def show(self, topic: str, update: Update[E]) -> None:
         if self.ctx.out.json_mode:
             self.ctx.out.data({"topic": topic, "kind": update.kind, "event": update.event})
+        elif topic == endpoints.BACKEND_STATUS and update.kind == "lost" and not self.seen_main:
+            stamp = time.strftime("%H:%M:%S")
+            self.ctx.out.say(f"{stamp} [bold red]main is not running[/]; waiting for it to start")
         else:
             self.ctx.out.say(describe(topic, update))
+        if topic == endpoints.BACKEND_STATUS and update.event is not None:
+            self.seen_main = True
 
     async def follow(self, follower: StateFollower[E]) -> None:
         async for update in follower.updates():

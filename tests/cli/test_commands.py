@@ -13,6 +13,7 @@ import pytest
 
 from bus import ComponentStatus, Endpoints, Replier
 from bus.messages import NoArgs
+from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
 from tests.cli.conftest import ctxbus
 from tests.fixtures.processes import MainProcess
@@ -24,6 +25,17 @@ async def test_status_without_main_exits_1(runtime_dir: Path) -> None:
     assert ran.code == 1
     assert "main is not running" in ran.err
     assert "ctxbus up" in ran.err
+
+
+async def test_nothing_running_answers_at_once(runtime_dir: Path) -> None:
+    """With no socket file, one-shot tools say main is not running well within one Lazy Pirate."""
+    full_lazy_pirate = REQUEST_TIMEOUT * REQUEST_RETRIES
+    for args in (("status",), ("port",), ("down",), ("restart", "backend")):
+        started = time.monotonic()
+        ran = await ctxbus(runtime_dir, *args)
+        elapsed = time.monotonic() - started
+        assert (ran.code, "main is not running" in ran.err) == (1, True), (args, ran.err)
+        assert elapsed < full_lazy_pirate, f"{args}: {elapsed:.2f}s"
 
 
 async def test_port_without_main_exits_1_json(runtime_dir: Path) -> None:
