@@ -32,6 +32,8 @@ from services.supervision import (
 
 log = structlog.get_logger(__name__)
 
+STOP_RACE_GRACE = 5.0  # seconds for a child that was spawned just as its stop was asked
+
 ChangeHook = Callable[[ComponentStatus], Awaitable[None]]
 DIAGNOSIS_LINES = 10  # last output lines quoted in the reason of a give-up
 
@@ -73,6 +75,11 @@ class Component:
         """Keep the process up until :meth:`stop`, or until it crash-loops (state ``error``)."""
         while not self._stopping.is_set():
             child = await self._start()
+            if self._stopping.is_set():  # stop() came while it was being spawned
+                await child.terminate(STOP_RACE_GRACE)
+                self._forget(child)
+                await self._update(state="stopped", pid=None, url=None, started_at=None)
+                return
             code = await child.reaped()  # its output is read to the end, for a diagnosis
             self._forget(child)
             if self._stopping.is_set():
