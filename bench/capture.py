@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import re
 import shutil
 import statistics
 import tempfile
@@ -34,6 +33,7 @@ import msgspec
 import mss
 from PIL import Image
 
+from bench._report import write_section
 from services.capture.backend_link import BackendLink
 from services.capture.change import ChangeDetector
 from services.capture.encoder import Encoder
@@ -45,7 +45,6 @@ from tests.fixtures.display import XServer, desktop_image, running_xvfb, stop_pr
 from tests.fixtures.processes import MainProcess, running_main
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Capture"
 BACKEND_APP = "backend.app:create_app"
 GRABS = 200
@@ -291,21 +290,6 @@ def section(samples: Samples) -> str:
     )
 
 
-def write_section(path: Path, text: str) -> None:
-    """Put ``text`` in place of this benchmark's section of ``path`` (other sections kept)."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    body = text.rstrip("\n") + "\n\n"
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: body, current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + body
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    scratch.write_text(updated.rstrip("\n") + "\n")
-    scratch.replace(path)
-
-
 def with_runtime_dir(run: Callable[[Path], Samples]) -> Samples:
     path = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
     path.chmod(0o700)
@@ -324,5 +308,4 @@ def main() -> None:
     print(table(samples))
     print()
     print("\n".join(["goals:", *goals(samples)]))
-    write_section(DOCS, section(samples))
-    print(f"\nwritten to {DOCS.relative_to(REPO)} ({HEADING!r})")
+    write_section(HEADING, section(samples))

@@ -22,7 +22,6 @@ import bisect
 import math
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
@@ -37,7 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from bench._contenders import CONTENDERS, HEALTH_PATH, HOST, REPO, Contender, Ctxbus, Site
+from bench._contenders import CONTENDERS, HEALTH_PATH, HOST, Contender, Ctxbus, Site
+from bench._report import write_section
 from bench._request_stream import INTERVAL, RequestStream, Sample
 
 KILLS = 20
@@ -51,7 +51,6 @@ GOAL_MEDIAN = 0.025
 GOAL_WORST = 0.100
 GOAL_FAILED = 0
 
-DOCS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Recovery after SIGKILL"
 KEEP_ENV = "BENCH_KEEP_DIRS"
 
@@ -339,21 +338,6 @@ def section(outcomes: list[Outcome]) -> str:
     )
 
 
-def write_section(path: Path, text: str) -> None:
-    """Put ``text`` in place of this benchmark's section of ``path`` (other sections kept)."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    body = text.rstrip("\n") + "\n\n"
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: body, current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + body
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    scratch.write_text(updated.rstrip("\n") + "\n")
-    scratch.replace(path)
-
-
 def main() -> None:
     """Measure every contender, print the table and ratios, update ``docs/benchmarks.md``."""
     print(f"recovery after SIGKILL: {KILLS} kills per contender, GET /health every 5 ms")
@@ -362,5 +346,4 @@ def main() -> None:
     print(table(outcomes))
     print()
     print("\n".join(["ctxbus goals:", *goals(outcomes), *notes(outcomes)]))
-    write_section(DOCS, section(outcomes))
-    print(f"\nwritten to {DOCS.relative_to(REPO)} ({HEADING!r})")
+    write_section(HEADING, section(outcomes))
