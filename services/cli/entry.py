@@ -16,6 +16,11 @@ from services.cli.output import Output
 from services.cli.run_main import run_main
 from services.config import load_config
 
+DESCRIPTION = (
+    "Start ctxbus (`ctxbus up`) and watch or steer it over its bus. "
+    "Exit codes: 0 ok; 1 main (or the component asked) is not running, or it answered with an "
+    "error; 2 usage or configuration error."
+)
 CONFIG_FLAGS = {
     "port": "main.port",
     "standby": "main.standby",
@@ -55,7 +60,7 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(prog="ctxbus", description=__doc__, parents=[common])
+    parser = argparse.ArgumentParser(prog="ctxbus", description=DESCRIPTION, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     up = sub.add_parser("up", parents=[common], help="start everything and print the URL")
     up.add_argument("--open", action="store_true", help="open the dashboard in a browser")

@@ -23,6 +23,7 @@ STATE_STYLES = {
 }
 
 _encoder = msgspec.json.Encoder(enc_hook=str)
+UNBOUNDED_WIDTH = 10_000  # the table width off a terminal: as wide as its values
 
 
 def to_json(value: object) -> str:
@@ -53,6 +54,9 @@ class Output:
     def __init__(self, json_mode: bool) -> None:
         self.json_mode = json_mode
         self.console = Console(highlight=False)
+        if not self.console.is_terminal:
+            # Off a terminal rich assumes 80 columns; a pipe or a file has no width to respect.
+            self.console.width = UNBOUNDED_WIDTH
         self.errors = Console(stderr=True, highlight=False)
 
     def data(self, value: object) -> None:
@@ -76,7 +80,10 @@ class Output:
         self.errors.print(f"[red]ctxbus:[/red] {message}", markup=True, soft_wrap=True)
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        table = Table(*columns, box=None, header_style="bold", pad_edge=False)
+        """Columns sized to their values; never a cut value (folded on a terminal, else whole)."""
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*row)
         self.console.print(table)

@@ -115,3 +115,21 @@ async def test_ctxbus_refuses_bad_config_with_exit_2(runtime_dir: Path) -> None:
     ran = await ctxbus(runtime_dir, "status", env={"CTXBUS_CAPTURE_INTERVAL": "0"})
     assert ran.code == 2
     assert "capture.interval" in ran.err
+
+
+async def test_config_prints_whole_values_off_a_terminal(runtime_dir: Path) -> None:
+    """Piped `ctxbus config` prints a long path whole, on its key's line (no 80-column cut)."""
+    long_dir = str(runtime_dir / ("deep-" * 20) / "data")
+    ran = await ctxbus(runtime_dir, "config", env={"CTXBUS_DATA_DIR": long_dir})
+    assert ran.code == 0, ran.err
+    line = next(line for line in ran.out.splitlines() if line.startswith("data_dir"))
+    assert line.split()[1] == long_dir
+
+
+async def test_help_is_plain_text(runtime_dir: Path) -> None:
+    """`ctxbus --help` describes the command in plain words, without Sphinx markup."""
+    ran = await ctxbus(runtime_dir, "--help")
+    assert ran.code == 0, ran.err
+    assert "``" not in ran.out
+    assert ":func:" not in ran.out
+    assert "ctxbus up" in ran.out
