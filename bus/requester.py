@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import zmq
@@ -23,6 +23,7 @@ from bus.errors import BusTimeout
 from bus.messages import Message
 
 R = TypeVar("R", bound=msgspec.Struct)
+S = TypeVar("S", bound=zmq.Socket[Any])
 
 
 def new_request_id() -> str:
@@ -46,7 +47,33 @@ def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
     sock.connect(address)
 
 
-class AsyncRequester:
+class _LazyPirate(Generic[S]):
+    """What both flavours share: the settings and the one REQ socket, reopened after a miss."""
+
+    def __init__(self, address: str, context: zmq.Context[S], timeout: float, retries: int) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        self._context = context
+        self._socket: S | None = None
+
+    def _open(self) -> S:
+        if self._socket is None:
+            self._socket = self._context.socket(zmq.REQ)
+            _configure(self._socket, self.address, self.timeout)
+        return self._socket
+
+    def _discard(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        """Close the socket; the requester reopens one on the next call."""
+        self._discard()
+
+
+class AsyncRequester(_LazyPirate[zmq.asyncio.Socket]):
     """An asyncio REQ client; one request at a time per instance (others queue on a lock)."""
 
     def __init__(
@@ -57,11 +84,7 @@ class AsyncRequester:
         timeout: float = endpoints.REQUEST_TIMEOUT,
         retries: int = endpoints.REQUEST_RETRIES,
     ) -> None:
-        self.address = address
-        self.timeout = timeout
-        self.retries = max(1, retries)
-        self._context = context or zmq.asyncio.Context.instance()
-        self._socket: zmq.asyncio.Socket | None = None
+        super().__init__(address, context or zmq.asyncio.Context.instance(), timeout, retries)
         self._lock = asyncio.Lock()
 
     async def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
@@ -82,23 +105,8 @@ class AsyncRequester:
                     raise
         raise _timeout_error(self.address, op, self.retries, self.timeout)
 
-    def _open(self) -> zmq.asyncio.Socket:
-        if self._socket is None:
-            self._socket = self._context.socket(zmq.REQ)
-            _configure(self._socket, self.address, self.timeout)
-        return self._socket
 
-    def _discard(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-
-    def close(self) -> None:
-        """Close the socket; the requester reopens one on the next call."""
-        self._discard()
-
-
-class Requester:
+class Requester(_LazyPirate[zmq.Socket[bytes]]):
     """The blocking twin of :class:`AsyncRequester`, for scripts and synchronous tools."""
 
     def __init__(
@@ -109,11 +117,7 @@ class Requester:
         timeout: float = endpoints.REQUEST_TIMEOUT,
         retries: int = endpoints.REQUEST_RETRIES,
     ) -> None:
-        self.address = address
-        self.timeout = timeout
-        self.retries = max(1, retries)
-        self._context = context or zmq.Context.instance()
-        self._socket: zmq.Socket[bytes] | None = None
+        super().__init__(address, context or zmq.Context.instance(), timeout, retries)
 
     def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
         """Send ``op`` and return its result; :class:`~bus.errors.RemoteError` on an error reply."""
@@ -130,18 +134,3 @@ class Requester:
                 self._discard()
                 raise
         raise _timeout_error(self.address, op, self.retries, self.timeout)
-
-    def _open(self) -> zmq.Socket[bytes]:
-        if self._socket is None:
-            self._socket = self._context.socket(zmq.REQ)
-            _configure(self._socket, self.address, self.timeout)
-        return self._socket
-
-    def _discard(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-
-    def close(self) -> None:
-        """Close the socket; the requester reopens one on the next call."""
-        self._discard()
