@@ -54,7 +54,6 @@ class StartTimedOut:
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str  # start | stop | restart | shutdown | take_over | standby
-    done: asyncio.Future[None] | None = None
 
 
 Item = Ready | Exited | Unresponsive | StartTimedOut | Command
@@ -93,6 +92,7 @@ class BackendSupervisor:
         self._retiring: set[asyncio.Future[int]] = set()
         self._watchers: set[asyncio.Future[None]] = set()
         self._health = HealthProbe(LOCAL_HOST, self.port, settings.health_timeout)
+        self._ended = asyncio.Event()
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -107,6 +107,7 @@ class BackendSupervisor:
                     if await self._dispatch(item):
                         break
             finally:
+                self._ended.set()
                 liveness.cancel()
                 await self._health.aclose()
 
@@ -120,10 +121,14 @@ class BackendSupervisor:
         self.enqueue(Command(name))
 
     async def shutdown(self) -> None:
-        """Stop the backend and end :meth:`run`; returns when the backend is stopped."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.enqueue(Command("shutdown", done))
-        await done
+        """Stop the backend and end :meth:`run`; returns when the backend is stopped.
+
+        Any number of callers may ask (a signal and a ``shutdown`` op at once): the first
+        request does the work, and every caller returns once :meth:`run` has ended.
+        """
+        if not self._ended.is_set():
+            self.enqueue(Command("shutdown"))
+            await self._ended.wait()
 
     async def _dispatch(self, item: Item) -> bool:
         match item:
@@ -135,10 +140,8 @@ class BackendSupervisor:
                 self.handle_unresponsive(proc)
             case StartTimedOut(proc):
                 await self.handle_start_timeout(proc)
-            case Command("shutdown", done):
+            case Command("shutdown"):
                 await self.handle_stop()
-                if done is not None:
-                    done.set_result(None)
                 return True
             case Command(name):
                 await getattr(self, f"handle_{name}")()

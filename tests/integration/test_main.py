@@ -310,3 +310,19 @@ async def test_main_stops_gracefully_when_its_launcher_dies(runtime_dir: Path) -
         main.log.close()
         if main.child.running:
             main.child.kill()
+
+
+async def test_shutdown_op_and_sigterm_together_exit_zero(runtime_dir: Path) -> None:
+    """A shutdown op and a SIGTERM arriving together: one stop, a reply, exit 0."""
+    main = await spawn_main(runtime_dir)
+    try:
+        reply = asyncio.ensure_future(main.call("shutdown"))
+        main.child.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            assert (await reply).accepted
+            assert await main.child.reaped() == 0
+    finally:
+        main.control.close()
+        main.log.close()
+        if main.child.running:
+            main.child.kill()
