@@ -23,10 +23,11 @@ __all__ = ["Launcher", "launch", "run_launcher"]
 
 
 def quiet_console() -> None:
-    """Only warnings on the terminal: its stdout belongs to the ready line (the file gets all)."""
-    for handler in logging.getLogger().handlers:
+    """No log lines on the terminal: it gets the URL and :class:`Report`'s lines; the file all."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
         if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.WARNING)
+            root.removeHandler(handler)
 
 
 def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool) -> int:

@@ -89,7 +89,12 @@ class Component:
             if delay is None:
                 await self._give_up(child, code)
                 return
-            log.warning("component_exited", component=self.name, exit=describe_exit(code))
+            log.warning(
+                "component_exited",
+                component=self.name,
+                component_pid=child.pid,
+                exit=describe_exit(code),
+            )
             await self._update(
                 state="starting",
                 pid=None,
@@ -126,7 +131,13 @@ class Component:
         tail = "\n".join(child.tail(DIAGNOSIS_LINES))
         why = "cannot run as configured" if is_permanent(code) else "crash loop"
         reason = f"{why}, gave up: {describe_exit(code)}"
-        log.error("component_gave_up", component=self.name, exit=describe_exit(code), tail=tail)
+        log.error(
+            "component_gave_up",
+            component=self.name,
+            component_pid=child.pid,
+            exit=describe_exit(code),
+            tail=tail,
+        )
         await self._update(
             state="error",
             pid=None,

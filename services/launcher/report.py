@@ -1,10 +1,13 @@
 """What ``ctxbus up`` tells the person (or script) that started it.
 
-Human mode: one line ``ctxbus is up: <dashboard URL>`` once ready, a few lines on the way down.
+Human mode: one line ``ctxbus is up: <dashboard URL>`` once ready, one short line when a component
+is restarted or given up, a few lines on the way down (the structured log goes to the log file).
 ``--json`` mode, one object per line::
 
     {"ctxbus": "ready", "url": "http://127.0.0.1:1734/?token=...", "backend": "http://127.0.0.1:1733",
      "pids": {"main": 10, "frontend": 11, "backend": 12}}
+    {"ctxbus": "restarting", "component": "frontend", "reason": "killed by signal 9", "restarts": 1}
+    {"ctxbus": "gave_up", "component": "capture", "reason": "crash loop, gave up: ..."}
     {"ctxbus": "stopping"}   {"ctxbus": "forcing"}
     {"ctxbus": "stopped"}    {"ctxbus": "stopped", "unclean": {"main": -9}}
     {"ctxbus": "failed", "reason": "...", "components": [...]}
@@ -35,6 +38,24 @@ class Report:
         self.out.result(
             {"ctxbus": "ready", "url": url, "backend": backend_url, "pids": pids},
             f"ctxbus is up: [bold]{url}[/bold]  (Ctrl-C to stop)",
+        )
+
+    def restarting(self, status: ComponentStatus) -> None:
+        self.out.result(
+            {
+                "ctxbus": "restarting",
+                "component": status.component,
+                "reason": status.reason,
+                "restarts": status.restarts,
+            },
+            f"{status.component} ended ({status.reason}); restarting it",
+        )
+
+    def gave_up(self, status: ComponentStatus) -> None:
+        reason = status.reason or "gave up"
+        self.out.result(
+            {"ctxbus": "gave_up", "component": status.component, "reason": reason},
+            f"{status.component}: {reason.splitlines()[0]}; see `ctxbus logs {status.component}`",
         )
 
     def stopping(self) -> None:

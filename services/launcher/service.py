@@ -82,12 +82,21 @@ class Launcher:
     # -- bus ---------------------------------------------------------------------------------------
 
     async def publish_status(self, status: ComponentStatus) -> None:
+        before = self.latest.get(status.component)
         self.publisher.connect()
         self.latest[status.component] = await self.publisher.publish(
             endpoints.COMPONENT_STATUS, status
         )
+        self.tell(before, status)
         if status.state == "error" and status.component in (MAIN, FRONTEND):
             self.failed.set()
+
+    def tell(self, before: ComponentStatus | None, now: ComponentStatus) -> None:
+        """A component restarted or given up is news for the person at the terminal."""
+        if now.state == "error" and (before is None or before.state != "error"):
+            self.report.gave_up(now)
+        elif now.restarts > (before.restarts if before is not None else 0):
+            self.report.restarting(now)
 
     def replier(self) -> Replier:
         replier = Replier(self.bus.launcher)

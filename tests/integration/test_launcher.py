@@ -207,3 +207,41 @@ async def test_backend_that_cannot_start_fails_fast(runtime_dir: Path) -> None:
     assert "cannot create the data dir" in failed["reason"]
     assert "data_dir" in failed["reason"]
     assert lines[-1]["ctxbus"] == "stopped"
+
+
+async def test_terminal_gets_short_lines_and_the_file_the_log(runtime_dir: Path) -> None:
+    """Human `ctxbus up`: the URL, a line per restart, no log lines; the file has component_pid."""
+    proc = await asyncio.create_subprocess_exec(
+        *cli_argv("up"),
+        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": str(free_port())}),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(READY_DEADLINE):
+            ready = (await proc.stdout.readline()).decode()
+        assert ready.startswith("ctxbus is up: http://127.0.0.1:"), ready
+        listing = await ctxbus(runtime_dir, "status", "--json")
+        victim = next(
+            c["pid"] for c in json.loads(listing.out)["components"] if c["component"] == "frontend"
+        )
+        os.kill(victim, signal.SIGKILL)
+        async with asyncio.timeout(READY_DEADLINE):
+            news = (await proc.stdout.readline()).decode()
+        assert news.startswith("frontend ended (signal SIGKILL)"), news
+        assert "restarting" in news
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(STOP_DEADLINE):
+            _, err = await proc.communicate()
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert err.decode() == "", "no log lines on the terminal"
+    logged = [
+        json.loads(line) for line in (runtime_dir / "log" / "launcher.log").read_text().splitlines()
+    ]
+    exited = next(event for event in logged if event["event"] == "component_exited")
+    assert (exited["component_pid"], exited["pid"]) == (victim, proc.pid)
