@@ -51,12 +51,18 @@ function setLink(text, kind) {
   link.className = `pill pill-${kind}`;
 }
 
+let handingOffFrom = null; // the pid a requested restart hands off from, until the new one runs
+
 ctxbus.on("backend.status", (body, kind) => {
   if (kind === "lost") return setLink("main not responding", "lost");
   if (kind === "back") return setLink("live", "live");
   if (body) {
     backend = body;
     renderBackend();
+    if (handingOffFrom !== null && body.state === "running" && body.pid !== handingOffFrom) {
+      handingOffFrom = null;
+      $("action-note").textContent = "";
+    }
   }
 });
 
@@ -90,12 +96,15 @@ async function restartBackend() {
   button.disabled = true;
   error.hidden = true;
   note.textContent = "restart requested…";
+  handingOffFrom = backend?.pid ?? -1; // -1: no backend process to hand off from
   try {
     const answer = await fetch("/actions/restart-backend", { method: "POST" });
     const body = await answer.json().catch(() => ({}));
     if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
-    note.textContent = "restart accepted; handing off";
+    // Cleared when the new backend is running (which may already have happened).
+    note.textContent = handingOffFrom !== null ? "restart accepted; handing off" : "";
   } catch (exc) {
+    handingOffFrom = null;
     note.textContent = "";
     error.textContent = `Restart failed: ${exc.message}`;
     error.hidden = false;

@@ -66,20 +66,35 @@ async def test_kill_shows_recovery_without_reload(
 async def test_restart_button_hands_off(
     page: Page, frontend: FrontendProcess, real_main: MainProcess
 ) -> None:
-    """The restart button: accepted, a new pid running, and no error shown on the page."""
+    """The restart button: accepted, a new pid running, the hand-off note cleared, no error."""
     await open_dashboard(page, frontend)
     old_pid = (await real_main.status()).pid
     after = len(real_main.log.events)
-    await page.get_by_test_id("restart").click()
-    await expect(page.get_by_test_id("action-note")).to_contain_text("accepted")
+    async with page.expect_response("**/actions/restart-backend") as answer:
+        await page.get_by_test_id("restart").click()
+    assert (await answer.value).ok
     recovered = await real_main.log.wait_for(
         lambda e: e.state == "running" and e.pid != old_pid, after=after
     )
     await expect(page.get_by_test_id("backend-pid")).to_have_text(
         str(recovered.pid), timeout=UI_TIMEOUT
     )
+    await expect(page.get_by_test_id("action-note")).to_have_text("")
     await expect(page.get_by_test_id("error")).to_be_hidden()
     await expect(page.get_by_test_id("backend-reason")).to_be_hidden()
+
+
+async def test_page_loads_without_console_errors(page: Page, frontend: FrontendProcess) -> None:
+    """Loading the dashboard logs no console error (e.g. no 404 for a favicon)."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    await open_dashboard(page, frontend)
+    await expect(page.get_by_test_id("link")).to_have_text("live")
+    assert errors == []
+    icon = await page.evaluate("document.querySelector('link[rel=icon]')?.href ?? ''")
+    assert icon.startswith("data:image/svg+xml"), icon
 
 
 async def test_no_or_wrong_token_is_forbidden(page: Page, frontend: FrontendProcess) -> None:
