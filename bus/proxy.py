@@ -52,7 +52,8 @@ class Proxy:
             raise
         finally:
             xsub.close(linger=0)
-            xpub.close(linger=0)
+            # Events already forwarded still reach their subscribers while the context ends.
+            xpub.close(linger=endpoints.CLOSE_LINGER_MS)
 
     async def run(self) -> None:
         """Bind both endpoints and forward until cancelled."""

@@ -9,6 +9,8 @@ import signal
 import time
 
 import structlog
+import zmq
+import zmq.asyncio
 
 from bus import (
     Accepted,
@@ -25,6 +27,7 @@ from bus import (
     new_instance_id,
 )
 from bus import endpoints as names
+from bus.codec import decode_event
 from services.main.port import bind_backend_socket
 from services.main.settings import LOCAL_HOST, MainSettings
 from services.main.supervisor import BackendSupervisor
@@ -34,6 +37,8 @@ from services.supervision.lifeline import install_from_env
 log = structlog.get_logger(__name__)
 
 LOCK_FILE = "main.lock"
+FLUSH_TIMEOUT = 1.0  # seconds main waits at exit for its last events to pass the proxy
+FLUSH_PROBE_MS = 20
 RECORDS_FILE = "processes.json"
 
 
@@ -91,8 +96,10 @@ class MainService:
                 log.info("main_ready", port=self.supervisor.port, runtime_dir=runtime_dir)
                 await self.supervisor.run()
                 await replier.drain()
-                for task in (on_signal, serving, beating, proxy_task):
+                for task in (on_signal, serving, beating):
                     task.cancel()
+                await self._flush_events()
+                proxy_task.cancel()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -111,6 +118,37 @@ class MainService:
 
     async def _publish_status(self, status: BackendStatus) -> None:
         await self.publisher.publish(names.BACKEND_STATUS, status)
+
+    async def _flush_events(self) -> None:
+        """Before the proxy stops: wait until a heartbeat published now has come through it.
+
+        Events from one publisher pass the proxy in order, so once it has, so have the last
+        ``backend.status`` events (``stopped``), and the proxy's linger delivers them on. The
+        first heartbeats may go out before our own subscription has reached the proxy: send
+        another every probe until one arrives, for at most ``FLUSH_TIMEOUT``.
+        """
+        sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoints.events)
+        sock.subscribe(names.MAIN_HEARTBEAT.encode())
+        after = self.publisher.seq(names.MAIN_HEARTBEAT)
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                while not await self._heard_own_beat(sock, after):
+                    pass
+        except TimeoutError:
+            log.warning("events_not_flushed", timeout_s=FLUSH_TIMEOUT)
+        finally:
+            sock.close(linger=0)
+
+    async def _heard_own_beat(self, sock: zmq.asyncio.Socket, after: int) -> bool:
+        beat = Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
+        await self.publisher.publish(names.MAIN_HEARTBEAT, beat)
+        while await sock.poll(FLUSH_PROBE_MS):
+            _, heard = decode_event(await sock.recv_multipart(), Heartbeat)
+            if heard.instance == self.instance and heard.seq > after:
+                return True
+        return False
 
     async def _heartbeat(self) -> None:
         while True:
