@@ -8,8 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-import psutil
-
 from services.supervision import Child, ChildSpec, describe_exit
 
 PY = sys.executable
@@ -55,14 +53,24 @@ async def test_terminate_kills_the_whole_group_after_grace(tmp_path: Path) -> No
     async with asyncio.timeout(30):
         grandchild = int(await child.output_line(str.isdigit))
     assert await child.terminate(grace=0.5) == -signal.SIGKILL
-    assert not psutil.pid_exists(grandchild) or _is_zombie(grandchild)
+    async with asyncio.timeout(5):
+        await ended(grandchild)
 
 
-def _is_zombie(pid: int) -> bool:
+async def ended(pid: int) -> None:
+    """Return once process ``pid`` has ended (its pidfd turns readable; any parent's child)."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    gone = loop.create_future()
+    loop.add_reader(fd, gone.set_result, None)
+    try:
+        await gone
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 async def test_lifeline_ends_child_when_supervisor_closes_it(tmp_path: Path) -> None:
