@@ -124,8 +124,23 @@ class Uploader:
             await self._to_spool(self._queue.get_nowait())
 
     async def _to_spool(self, shot: Shot) -> None:
+        """Write ``shot`` to the spool and report it; cancelled meanwhile, the write ends first.
+
+        The shot is off the queue already, so a cancel must not reach the write: a cancelled
+        ``to_thread`` that no worker thread had started yet is never run, and the shot is lost.
+        """
+        write = asyncio.ensure_future(asyncio.to_thread(self.spool.put, shot))
         try:
-            dropped = await asyncio.to_thread(self.spool.put, shot)
+            await asyncio.wait([write])  # wait() does not cancel what it waits for
+        except asyncio.CancelledError:
+            await asyncio.wait([write])  # stopping: the shot reaches the disk and is counted first
+            self._report_spooled(shot, write)
+            raise
+        self._report_spooled(shot, write)
+
+    def _report_spooled(self, shot: Shot, write: asyncio.Future[list[str]]) -> None:
+        try:
+            dropped = write.result()
         except SpoolError as exc:
             self.sink.failed(str(exc))
             self.sink.dropped([shot.id], str(exc))
