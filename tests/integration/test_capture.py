@@ -26,7 +26,6 @@ FAST = ("--interval", "0.2")
 KILLS = 10
 PAGE = 24  # the timeline's page size (frontend/static/timeline.js)
 UI_TIMEOUT = 30_000  # ms
-TIMELINE_SHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "capture-timeline.png"
 SETTLE_AFTER_START = 1.2  # seconds a backend serves before the next kill (main's min_uptime is 1 s)
 
 
@@ -179,8 +178,9 @@ async def test_captures_appear_on_the_dashboard_live(
             await tiles.locator("img").evaluate_all(
                 "imgs => Promise.all(imgs.map(i => i.decode()))"
             )
-            TIMELINE_SHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(TIMELINE_SHOT), full_page=True)
+            shot = runtime_dir / "capture-timeline.png"  # the README shows dashboard.png
+            await page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 0
             await tiles.first.get_by_role("button").click()
             viewer = page.get_by_test_id("capture-viewer")
             await expect(viewer).to_be_visible()
