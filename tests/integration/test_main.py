@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -275,54 +277,50 @@ async def test_stop_and_start_backend(main_process: MainProcess) -> None:
     assert running.port == first.port
 
 
-async def test_shutdown_op_stops_backend_replies_and_exits_zero(runtime_dir: Path) -> None:
-    """shutdown: the backend is stopped, the caller gets its reply, main exits 0, nothing left."""
-    main = await spawn_main(runtime_dir)
+@asynccontextmanager
+async def exiting_main(runtime_dir: Path, *, lifeline: bool = False) -> AsyncIterator[MainProcess]:
+    """A main the test itself makes exit; whatever happens, nothing of it is left afterwards."""
+    main = await spawn_main(runtime_dir, lifeline=lifeline)
     try:
-        family = [p.pid for p in main.descendants()]
-        mark = len(main.log.events)
-        assert (await main.call("shutdown")).accepted
-        stopped = await main.log.wait_for(lambda e: e.state == "stopped", after=mark)
-        assert stopped.pid is None
-        async with asyncio.timeout(20):
-            assert await main.child.reaped() == 0
-        assert await wait_gone(family, timeout=5.0) == []
+        yield main
     finally:
         main.control.close()
         main.log.close()
         if main.child.running:
             main.child.kill()
+            await main.child.reaped()
+
+
+async def exits_cleanly(main: MainProcess, family: list[int]) -> None:
+    """main has published ``stopped``, exits 0, and leaves none of ``family``."""
+    await main.log.wait_for(lambda e: e.state == "stopped" and e.pid is None, timeout=20)
+    async with asyncio.timeout(20):
+        assert await main.child.reaped() == 0
+    assert await wait_gone(family, timeout=5.0) == []
+
+
+async def test_shutdown_op_stops_backend_replies_and_exits_zero(runtime_dir: Path) -> None:
+    """shutdown: the backend is stopped, the caller gets its reply, main exits 0, nothing left."""
+    async with exiting_main(runtime_dir) as main:
+        family = [p.pid for p in main.descendants()]
+        assert (await main.call("shutdown")).accepted
+        await exits_cleanly(main, family)
 
 
 async def test_main_stops_gracefully_when_its_launcher_dies(runtime_dir: Path) -> None:
     """The launcher's lifeline closing (it died) makes main stop its backend and exit 0."""
-    main = await spawn_main(runtime_dir, lifeline=True)
-    try:
+    async with exiting_main(runtime_dir, lifeline=True) as main:
         family = [p.pid for p in main.descendants()]
-        mark = len(main.log.events)
         main.child.close_lifeline()
-        await main.log.wait_for(lambda e: e.state == "stopped", after=mark, timeout=20)
-        async with asyncio.timeout(20):
-            assert await main.child.reaped() == 0
-        assert await wait_gone(family, timeout=5.0) == []
-    finally:
-        main.control.close()
-        main.log.close()
-        if main.child.running:
-            main.child.kill()
+        await exits_cleanly(main, family)
 
 
 async def test_shutdown_op_and_sigterm_together_exit_zero(runtime_dir: Path) -> None:
     """A shutdown op and a SIGTERM arriving together: one stop, a reply, exit 0."""
-    main = await spawn_main(runtime_dir)
-    try:
+    async with exiting_main(runtime_dir) as main:
+        family = [p.pid for p in main.descendants()]
         reply = asyncio.ensure_future(main.call("shutdown"))
         main.child.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             assert (await reply).accepted
-            assert await main.child.reaped() == 0
-    finally:
-        main.control.close()
-        main.log.close()
-        if main.child.running:
-            main.child.kill()
+        await exits_cleanly(main, family)
