@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from pydantic import BaseModel
@@ -30,16 +31,7 @@ class CaptureOut(BaseModel):
         """The API view of a catalog row."""
         base = f"/api/captures/{capture.id}"
         return cls(
-            id=capture.id,
-            idempotency_key=capture.idempotency_key,
-            captured_at=capture.captured_at,
-            monitor=capture.monitor,
-            width=capture.width,
-            height=capture.height,
-            content_type=capture.content_type,
-            bytes=capture.bytes,
-            sha256=capture.sha256,
-            created_at=capture.created_at,
+            **dataclasses.asdict(capture),
             image_url=f"{base}/image",
             thumbnail_url=f"{base}/thumbnail",
         )

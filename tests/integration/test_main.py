@@ -15,7 +15,6 @@ from pathlib import Path
 
 import msgspec
 import psutil
-import pytest
 import zmq
 import zmq.asyncio
 
@@ -165,14 +164,7 @@ async def test_stale_backend_of_dead_main_is_ended_and_strangers_left_alone(
     runtime_dir: Path,
 ) -> None:
     """A recorded backend of a dead main is ended; a stranger on 1733 lives, main takes a port."""
-    stranger = socket.socket()
-    stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        stranger.bind(("127.0.0.1", 1733))
-    except OSError:
-        stranger.close()
-        pytest.skip("port 1733 is held by another program on this machine; the test needs it")
-    stranger.listen()
+    stranger: socket.socket | None = _listen_on_1733()
     sleeper = [sys.executable, "-c", "import threading; threading.Event().wait()"]
     stale = subprocess.Popen(sleeper)  # noqa: ASYNC220 - started before the loop matters
     unrelated = subprocess.Popen(sleeper)  # noqa: ASYNC220 - likewise
@@ -188,12 +180,27 @@ async def test_stale_backend_of_dead_main_is_ended_and_strangers_left_alone(
             assert stale.poll() is not None
             assert unrelated.poll() is None
             assert status.port != 1733
-            assert stranger.fileno() != -1
+            with socket.create_connection(("127.0.0.1", 1733), timeout=5):
+                pass  # whoever holds 1733 still listens: main left it alone
     finally:
         for proc in (stale, unrelated):
             proc.kill()
             proc.wait()
-        stranger.close()
+        if stranger is not None:
+            stranger.close()
+
+
+def _listen_on_1733() -> socket.socket | None:
+    """A stranger listening on 1733; None if another program holds it already (then it is one)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT, as main does
+    try:
+        sock.bind(("127.0.0.1", 1733))
+        sock.listen()
+    except OSError:
+        sock.close()
+        return None
+    return sock
 
 
 def _encode(record: ProcessRecord) -> bytes:
