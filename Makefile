@@ -38,6 +38,7 @@ run: venv
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck: venv
 	.venv/bin/mypy

@@ -1,8 +1,8 @@
 """``python -m backend``: serve the app on the listening socket main hands over.
 
-The spawn protocol is in :mod:`backend.contract`. In short: die with main; build the app; a
-standby runs its startup then waits for ``serve``; then accept on the inherited socket and tell
-main ``ready``.
+The spawn protocol is in :mod:`services.foundation.backend_contract`. In short: die with
+main; build the app; a standby runs its startup then waits for ``serve``; then accept on the
+inherited socket and tell main ``ready``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-from backend.contract import PARENT_PID_ENV, BackendConfig
-from services.lean import skip_optional_extras
-from services.parent_death import die_with_parent
+from services.foundation.backend_contract import PARENT_PID_ENV, BackendConfig
+from services.foundation.lean import skip_optional_extras
+from services.foundation.parent_death import die_with_parent
 
 # Before the second of imports below: a main that dies meanwhile must still take us with it.
 die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
@@ -24,8 +24,8 @@ from pathlib import Path  # noqa: E402
 import structlog  # noqa: E402
 
 from backend.server import BackendServer, ContractError  # noqa: E402
-from services.logconfig import configure_logging  # noqa: E402
-from services.supervision import EXIT_CONFIG  # noqa: E402
+from services.foundation.exits import EXIT_CONFIG  # noqa: E402
+from services.foundation.logconfig import configure_logging  # noqa: E402
 
 
 def data_dir_problem(data_dir: Path) -> str | None:

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend.captures import router as captures_router
-from backend.contract import BackendConfig
 from backend.errors import install_error_handlers
 from backend.health import VERSION
 from backend.health import router as health_router
 from backend.runtime import open_backend
 from backend.security import RequestGuard
+from services.foundation.backend_contract import BackendConfig
 
 DESCRIPTION = (
     "Local ctxbus backend. Every route except /health needs `Authorization: Bearer <token>` and "

@@ -16,11 +16,11 @@ from pathlib import Path
 import structlog
 
 from backend.catalog import ids_with_prefix
-from backend.contract import BackendConfig
 from backend.database import Database
 from backend.errors import ApiError
 from backend.retention import RetentionPolicy, enforce_retention
 from backend.storage import ImageStore, orphans, remove_files, remove_if_done
+from services.foundation.backend_contract import BackendConfig
 
 log = structlog.get_logger(__name__)
 

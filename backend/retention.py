@@ -14,9 +14,9 @@ from functools import partial
 from sqlite3 import Connection
 
 from backend.catalog import Capture, delete_older_than, delete_over_budget
-from backend.contract import BackendConfig
 from backend.database import Database
 from backend.storage import ImageStore
+from services.foundation.backend_contract import BackendConfig
 
 RETENTION_BATCH = 500
 DAY_S = 86_400.0

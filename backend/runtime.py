@@ -15,10 +15,10 @@ from typing import cast
 import structlog
 from starlette.requests import Request
 
-from backend.contract import BackendConfig
 from backend.database import Database
 from backend.maintenance import Maintenance
 from backend.storage import ImageStore
+from services.foundation.backend_contract import BackendConfig
 
 log = structlog.get_logger(__name__)
 

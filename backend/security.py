@@ -14,8 +14,8 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.contract import BackendConfig
 from backend.errors import error_body
+from services.foundation.backend_contract import BackendConfig
 
 OPEN_PATHS = frozenset({"/health"})
 

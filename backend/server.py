@@ -1,4 +1,5 @@
-"""uvicorn on an inherited socket, with the standby/ready hand-shake of :mod:`backend.contract`.
+"""uvicorn on an inherited socket, with the standby/ready hand-shake of the spawn contract
+(:mod:`services.foundation.backend_contract`).
 
 Active and standby processes both accept on the one socket main owns (the kernel hands each
 connection to whichever process is waiting in ``accept``), so a killed backend costs only the
@@ -19,7 +20,7 @@ import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
-from backend.contract import (
+from services.foundation.backend_contract import (
     PING_LINE,
     PONG_LINE,
     READY_LINE,
@@ -27,7 +28,7 @@ from backend.contract import (
     STANDBY_LINE,
     BackendConfig,
 )
-from services.supervision.lifeline import watch_pipe
+from services.foundation.supervision.lifeline import watch_pipe
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,7 @@ PARENT_GONE_GRACE = 0.5  # seconds to finish in-flight requests once main is gon
 
 
 class ContractError(Exception):
-    """The spawn environment does not follow :mod:`backend.contract`."""
+    """The spawn environment does not follow :mod:`services.foundation.backend_contract`."""
 
 
 def load_factory(spec: str) -> Callable[[BackendConfig], Any]:

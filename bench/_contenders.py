@@ -23,7 +23,7 @@ import httpx
 import psutil
 
 from bus import BackendStatus, BusError, Endpoints, NoArgs, Requester
-from services.supervision import RestartPolicy
+from services.foundation.supervision import RestartPolicy
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

@@ -12,7 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from backend.app import create_app
-from backend.contract import BackendConfig
+from services.foundation.backend_contract import BackendConfig
 
 HOST = "127.0.0.1"
 INSTANCE = "bench-standalone"

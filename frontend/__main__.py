@@ -10,9 +10,9 @@ from pathlib import Path
 from bus import Endpoints, SetupError, ensure_runtime_dir
 from frontend.service import run_frontend
 from frontend.settings import FrontendSettings
-from services.config import load_config
-from services.logconfig import configure_logging
-from services.supervision import EXIT_CONFIG
+from services.foundation.config import load_config
+from services.foundation.exits import EXIT_CONFIG
+from services.foundation.logconfig import configure_logging
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -29,8 +29,8 @@ from frontend.gate import TokenGate
 from frontend.secret import load_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
+from services.foundation.supervision.lifeline import install_from_env
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
-from services.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
 

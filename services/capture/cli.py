@@ -17,9 +17,9 @@ import structlog
 from bus import BusError, Endpoints
 from services.capture.service import CaptureService
 from services.capture.settings import IMAGE_FORMATS, CaptureSettings
-from services.config import Config, ConfigError, load_config
-from services.logconfig import configure_logging
-from services.supervision.lifeline import install_from_env
+from services.foundation.config import Config, ConfigError, load_config
+from services.foundation.logconfig import configure_logging
+from services.foundation.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("capture")
 

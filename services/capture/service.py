@@ -26,7 +26,7 @@ from services.capture.settings import CaptureSettings
 from services.capture.spool import Spool
 from services.capture.status import StatusBoard
 from services.capture.uploader import Uploader
-from services.supervision.lock import InstanceLock
+from services.foundation.supervision.lock import InstanceLock
 
 log = structlog.get_logger("capture.service")
 

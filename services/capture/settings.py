@@ -1,7 +1,7 @@
 """The one frozen settings object of the capture process, validated when it is built.
 
-``python -m services.capture`` builds it from the layered configuration (``services.config``) and
-its own flags; tests and the benchmark build it directly.
+``python -m services.capture`` builds it from the layered configuration
+(``services.foundation.config``) and its own flags; tests and the benchmark build it directly.
 """
 
 from __future__ import annotations

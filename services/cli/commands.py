@@ -19,8 +19,8 @@ from bus import (
 )
 from bus.messages import CaptureNowResult, CaptureStatus
 from services.cli.context import MAIN_NOT_RUNNING, OPTIONAL_TIMEOUT, Context
-from services.cli.output import age, styled
-from services.config import KEYS
+from services.foundation.config import KEYS
+from services.foundation.terminal import age, styled
 from services.launcher.protocol import GET_COMPONENTS, SHUTDOWN, ComponentList
 
 DOWN_DEADLINE = 30.0  # seconds `ctxbus down` waits for main to be gone

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from bus import Endpoints, Requester
 from bus import endpoints as names
-from services.cli.output import Output
-from services.config import Config
+from services.foundation.config import Config
+from services.foundation.terminal import Output
 
 REQUEST_TIMEOUT = 1.0  # per Lazy Pirate attempt, for a person waiting at a prompt
 REQUEST_RETRIES = 2

@@ -12,9 +12,9 @@ from services.cli import commands
 from services.cli.context import Context
 from services.cli.follow import follow_status
 from services.cli.logs import TAIL_LINES, cmd_logs
-from services.cli.output import Output
 from services.cli.run_main import run_main
-from services.config import load_config
+from services.foundation.config import load_config
+from services.foundation.terminal import Output
 
 DESCRIPTION = (
     "Start ctxbus (`ctxbus up`) and watch or steer it over its bus. "

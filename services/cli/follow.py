@@ -25,7 +25,7 @@ from bus import (
     endpoints,
 )
 from services.cli.context import ABSENT_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT, Context
-from services.cli.output import styled
+from services.foundation.terminal import styled
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
 
 E = TypeVar("E", bound=Event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.config import Config
+from services.foundation.config import Config
 
 
 def run_main(config: Config) -> int:

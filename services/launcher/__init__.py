@@ -13,11 +13,11 @@ import asyncio
 import logging
 
 from bus import Endpoints, SetupError, ensure_runtime_dir
-from services.cli.output import Output
-from services.config import Config
+from services.foundation.config import Config
+from services.foundation.logconfig import configure_logging
+from services.foundation.terminal import Output
 from services.launcher.report import Report
 from services.launcher.service import Launcher, launch
-from services.logconfig import configure_logging
 
 __all__ = ["Launcher", "launch", "run_launcher"]
 

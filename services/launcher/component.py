@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from bus import ComponentStatus
-from services.supervision import (
+from services.foundation.supervision import (
     Backoff,
     Child,
     ChildSpec,

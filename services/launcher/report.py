@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bus import BackendStatus, ComponentStatus
-from services.cli.output import Output
-from services.supervision import describe_exit
+from services.foundation.supervision import describe_exit
+from services.foundation.terminal import Output
 
 
 class Report:

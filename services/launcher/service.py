@@ -28,7 +28,8 @@ from bus import (
     StateFollower,
     endpoints,
 )
-from services.config import Config
+from services.foundation.config import Config
+from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.launcher.component import Component
 from services.launcher.protocol import (
     ANNOUNCE,
@@ -41,7 +42,6 @@ from services.launcher.protocol import (
 )
 from services.launcher.report import Report
 from services.launcher.specs import component_settings
-from services.supervision import InstanceLock, ProcessRecords
 
 log = structlog.get_logger(__name__)
 

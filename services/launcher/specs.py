@@ -6,10 +6,10 @@ import importlib.util
 import os
 import sys
 
-from services.config import Config
+from services.foundation.config import Config
+from services.foundation.supervision import ChildSpec
 from services.launcher.component import ComponentSettings
 from services.launcher.protocol import CAPTURE, FRONTEND, MAIN
-from services.supervision import ChildSpec
 
 CAPTURE_MODULE = "services.capture"
 

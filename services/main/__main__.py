@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from services.lean import skip_optional_extras
+from services.foundation.lean import skip_optional_extras
 
 skip_optional_extras()
 

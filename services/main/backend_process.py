@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from backend.contract import (
+from services.foundation.backend_contract import (
     PING_LINE,
     PONG_LINE,
     READY_LINE,
@@ -19,8 +19,8 @@ from backend.contract import (
     BackendConfig,
     Role,
 )
-from services.supervision import Child, ChildSpec
-from services.supervision.lifeline import watch_pipe
+from services.foundation.supervision import Child, ChildSpec
+from services.foundation.supervision.lifeline import watch_pipe
 
 BACKEND_MODULE = "backend"
 

@@ -13,10 +13,10 @@ import structlog
 import zmq.asyncio
 
 from bus import BusError, SetupError, endpoints
-from services.logconfig import configure_logging
+from services.foundation.exits import EXIT_CONFIG
+from services.foundation.logconfig import configure_logging
 from services.main.service import MainService
 from services.main.settings import MainSettings
-from services.supervision import EXIT_CONFIG
 
 
 def parser() -> argparse.ArgumentParser:

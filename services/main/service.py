@@ -28,11 +28,11 @@ from bus import (
 )
 from bus import endpoints as names
 from bus.codec import decode_event
+from services.foundation.supervision import InstanceLock, ProcessRecords
+from services.foundation.supervision.lifeline import install_from_env
 from services.main.port import bind_backend_socket
 from services.main.settings import LOCAL_HOST, MainSettings
 from services.main.supervisor import BackendSupervisor
-from services.supervision import InstanceLock, ProcessRecords
-from services.supervision.lifeline import install_from_env
 
 log = structlog.get_logger(__name__)
 

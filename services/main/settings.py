@@ -9,7 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from bus import endpoints
-from services.supervision import RestartPolicy
+from services.foundation.supervision import RestartPolicy
 
 DEFAULT_BACKEND_PORT = 1733
 LOCAL_HOST = "127.0.0.1"

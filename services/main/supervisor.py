@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from backend.contract import BackendConfig, Role
 from bus import OpError
 from bus.messages import BackendState, BackendStatus
+from services.foundation.backend_contract import BackendConfig, Role
+from services.foundation.supervision import Backoff, ProcessRecords, describe_exit, is_permanent
 from services.main.backend_process import BackendProcess
 from services.main.health import HealthProbe
 from services.main.settings import LOCAL_HOST, MainSettings
-from services.supervision import Backoff, ProcessRecords, describe_exit, is_permanent
 
 log = structlog.get_logger(__name__)
 

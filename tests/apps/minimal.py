@@ -8,7 +8,7 @@ import time
 
 from fastapi import FastAPI
 
-from backend.contract import BackendConfig
+from services.foundation.backend_contract import BackendConfig
 
 STARTED = time.monotonic()
 

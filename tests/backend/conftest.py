@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from backend.app import create_app
-from backend.contract import BackendConfig
 from backend.runtime import Backend
+from services.foundation.backend_contract import BackendConfig
 
 TOKEN = "test-token-0123456789"
 START_TIMEOUT_S = 10.0

@@ -23,7 +23,7 @@ from bus import AsyncRequester, Endpoints, Event, NoArgs, Proxy
 from bus import endpoints as names
 from bus.codec import decode_event
 from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
-from services.supervision import Child, ChildSpec
+from services.foundation.supervision import Child, ChildSpec
 
 E = TypeVar("E", bound=Event)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bus import Endpoints, RemoteError
-from services.supervision import Child, ChildSpec
+from services.foundation.supervision import Child, ChildSpec
 from tests.capture.harness import REPO, capture_argv, event_proxy, running_capture
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
 

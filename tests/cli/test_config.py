@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import ConfigError, load_config
+from services.foundation.config import ConfigError, load_config
 from tests.cli.conftest import ctxbus
 
 

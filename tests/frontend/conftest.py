@@ -18,8 +18,8 @@ import pytest
 
 from bus import Accepted, ComponentStatus, Endpoints, Replier
 from bus.messages import NoArgs
+from services.foundation.supervision import Child, ChildSpec
 from services.launcher.protocol import ANNOUNCE, GET_COMPONENTS, ComponentList
-from services.supervision import Child, ChildSpec
 from tests.fixtures.processes import REPO, MainProcess, running_main
 
 REAL_APP = "backend.app:create_app"

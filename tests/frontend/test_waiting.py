@@ -14,7 +14,8 @@ import zmq
 import zmq.asyncio
 
 from bus import Endpoints
-from services.supervision import EXIT_CONFIG, Child, ChildSpec
+from services.foundation.exits import EXIT_CONFIG
+from services.foundation.supervision import Child, ChildSpec
 from tests.fixtures.processes import REPO
 
 REQUEST_SEEN_TIMEOUT = 20.0

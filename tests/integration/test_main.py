@@ -19,8 +19,9 @@ import zmq
 import zmq.asyncio
 
 from bus import Endpoints
-from services.supervision import EXIT_CONFIG, Child, ChildSpec
-from services.supervision.records import ProcessRecord, ProcessRecords
+from services.foundation.exits import EXIT_CONFIG
+from services.foundation.supervision import Child, ChildSpec
+from services.foundation.supervision.records import ProcessRecord, ProcessRecords
 from tests.fixtures.processes import (
     MainProcess,
     StatusLog,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bus import ComponentStatus
+from services.foundation.supervision import ChildSpec, RestartPolicy
 from services.launcher.component import Component, ComponentSettings
-from services.supervision import ChildSpec, RestartPolicy
 
 FAST = RestartPolicy(initial_delay=0.01, max_delay=0.05, max_crashes=3, min_uptime=1.0)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bus import SetupError
-from services.supervision import InstanceLock, ProcessRecords
+from services.foundation.supervision import InstanceLock, ProcessRecords
 
 SLEEPER = [sys.executable, "-c", "import threading; threading.Event().wait()"]
 
@@ -58,7 +58,8 @@ def test_second_lock_holder_is_refused_with_pid(tmp_path: Path) -> None:
     lock.acquire()
     try:
         code = (
-            "import sys\nfrom pathlib import Path\nfrom services.supervision import InstanceLock\n"
+            "import sys\nfrom pathlib import Path\n"
+            "from services.foundation.supervision import InstanceLock\n"
             f"InstanceLock(Path({str(tmp_path / 'main.lock')!r}), 'ctxbus main').acquire()\n"
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,7 +1,8 @@
 """Die with the parent: for processes a ctxbus supervisor starts.
 
-Two mechanisms: on Linux the kernel's parent-death signal (:mod:`services.parent_death`), and on
-every OS a pipe inherited from the parent whose end-of-file means the parent is gone.
+Two mechanisms: on Linux the kernel's parent-death signal
+(:mod:`services.foundation.parent_death`), and on every OS a pipe inherited from the parent
+whose end-of-file means the parent is gone.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
-from services.parent_death import die_with_parent
+from services.foundation.parent_death import die_with_parent
 
 __all__ = ["die_with_parent", "install_from_env", "watch_pipe"]
 

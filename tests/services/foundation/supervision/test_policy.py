@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.supervision import Backoff, RestartPolicy
+from services.foundation.supervision import Backoff, RestartPolicy
 
 POLICY = RestartPolicy(jitter=0.0)
 

@@ -14,10 +14,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.supervision.child import Child, ChildSpec, describe_exit
-    from services.supervision.lock import InstanceLock
-    from services.supervision.policy import EXIT_CONFIG, Backoff, RestartPolicy, is_permanent
-    from services.supervision.records import ProcessRecords
+    from services.foundation.supervision.child import Child, ChildSpec, describe_exit
+    from services.foundation.supervision.lock import InstanceLock
+    from services.foundation.supervision.policy import (
+        EXIT_CONFIG,
+        Backoff,
+        RestartPolicy,
+        is_permanent,
+    )
+    from services.foundation.supervision.records import ProcessRecords
 
 # Names are imported on first use (PEP 562): a backend that only needs the lifeline or an exit
 # code does not pay for psutil, zmq and msgspec at start-up.

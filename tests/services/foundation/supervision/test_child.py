@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from services.supervision import Child, ChildSpec, describe_exit
+from services.foundation.supervision import Child, ChildSpec, describe_exit
 
 PY = sys.executable
 
@@ -77,7 +77,7 @@ async def test_lifeline_ends_child_when_supervisor_closes_it(tmp_path: Path) -> 
     """A child watching its lifeline exits when the supervisor's end closes."""
     code = (
         "import asyncio\n"
-        "from services.supervision.lifeline import install_from_env\n"
+        "from services.foundation.supervision.lifeline import install_from_env\n"
         "async def main():\n"
         "    install_from_env()\n"
         "    print('watching', flush=True)\n"

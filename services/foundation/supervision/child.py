@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from services.supervision.lifeline import LIFELINE_FD_ENV, SUPERVISOR_PID_ENV
+from services.foundation.supervision.lifeline import LIFELINE_FD_ENV, SUPERVISOR_PID_ENV
 
 log = structlog.get_logger(__name__)
 

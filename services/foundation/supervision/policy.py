@@ -15,12 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-EXIT_CONFIG = 78  # sysexits' EX_CONFIG: the process cannot run as configured; no restart mends it
+from services.foundation.exits import EXIT_CONFIG, is_permanent
 
-
-def is_permanent(returncode: int) -> bool:
-    """Whether an exit says "fix the configuration", so restarting would only repeat it."""
-    return returncode == EXIT_CONFIG
+__all__ = ["EXIT_CONFIG", "Backoff", "RestartPolicy", "is_permanent"]
 
 
 @dataclass(frozen=True, slots=True)
