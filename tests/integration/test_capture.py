@@ -14,10 +14,10 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.capture.harness import CaptureProcess, running_capture
 from tests.fixtures.display import XServer
 from tests.fixtures.processes import MainProcess, running_main
 from tests.frontend.conftest import FrontendProcess
+from tests.services.capture.harness import CaptureProcess, running_capture
 
 pytestmark = pytest.mark.display
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.cli.conftest import cli_argv, cli_env
 from tests.fixtures.display import XServer, desktop_image, stop_process
 from tests.integration.test_launcher import READY_DEADLINE, STOP_DEADLINE, Up, alive, free_port
+from tests.services.cli.conftest import cli_argv, cli_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.display]
 

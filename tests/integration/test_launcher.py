@@ -19,7 +19,7 @@ import pytest
 from bus import AsyncRequester, ComponentStatus, Endpoints, StateFollower, Update
 from bus import endpoints as names
 from services.launcher.protocol import GET_STATUS
-from tests.cli.conftest import cli_argv, cli_env, ctxbus
+from tests.services.cli.conftest import cli_argv, cli_env, ctxbus
 
 READY_DEADLINE = 60.0
 STOP_DEADLINE = 40.0

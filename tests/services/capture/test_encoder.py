@@ -9,8 +9,8 @@ from PIL import Image, ImageChops
 
 from services.capture.encoder import Encoder
 from services.capture.settings import CaptureSettings
-from tests.capture.pictures import frame_of, solid, with_box
 from tests.fixtures.display import desktop_image
+from tests.services.capture.pictures import frame_of, solid, with_box
 
 
 def decode(data: bytes) -> Image.Image:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.capture.change import CELL, ChangeDetector
-from tests.capture.pictures import SIZE, frame_of, solid, with_box
+from tests.services.capture.pictures import SIZE, frame_of, solid, with_box
 
 CELLS = (SIZE[0] // CELL) * (SIZE[1] // CELL)
 

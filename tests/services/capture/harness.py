@@ -29,7 +29,7 @@ E = TypeVar("E", bound=Event)
 
 WAIT_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class TopicLog(Generic[E]):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.foundation.config import ConfigError, load_config
-from tests.cli.conftest import ctxbus
+from tests.services.cli.conftest import ctxbus
 
 
 def write(path: Path, text: str) -> Path:

@@ -15,8 +15,8 @@ from bus import ComponentStatus, Endpoints, Replier
 from bus.messages import NoArgs
 from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
-from tests.cli.conftest import ctxbus
 from tests.fixtures.processes import MainProcess
+from tests.services.cli.conftest import ctxbus
 
 
 async def test_status_without_main_exits_1(runtime_dir: Path) -> None:

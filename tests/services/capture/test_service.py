@@ -11,8 +11,8 @@ import pytest
 
 from bus import Endpoints, RemoteError
 from services.foundation.supervision import Child, ChildSpec
-from tests.capture.harness import REPO, capture_argv, event_proxy, running_capture
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
+from tests.services.capture.harness import REPO, capture_argv, event_proxy, running_capture
 
 pytestmark = pytest.mark.display
 

@@ -16,7 +16,7 @@ from services.capture.backend_link import BackendLink, StoredCapture
 from services.capture.frames import Shot
 from services.capture.spool import Spool
 from services.capture.uploader import Uploader
-from tests.capture.test_spool import shot
+from tests.services.capture.test_spool import shot
 
 SPOOL_MAX_BYTES = 10_000_000
 SPOOL_MAX_AGE = 3600.0

@@ -14,8 +14,8 @@ from typing import Any
 from bus import BackendStatus
 from bus import endpoints as names
 from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT
-from tests.cli.conftest import Heartbeats, cli_argv, cli_env
 from tests.fixtures.processes import MainProcess, running_main
+from tests.services.cli.conftest import Heartbeats, cli_argv, cli_env
 
 KILLS = 10
 Line = dict[str, Any]

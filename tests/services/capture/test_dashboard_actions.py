@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from bus import AsyncRequester, Endpoints
 from frontend.capture_actions import capture_router
-from tests.capture.harness import event_proxy, running_capture
 from tests.fixtures.display import XServer
+from tests.services.capture.harness import event_proxy, running_capture
 
 pytestmark = pytest.mark.display
 
