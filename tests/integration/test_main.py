@@ -122,7 +122,6 @@ async def test_crash_loop_backs_off_then_gives_up_with_diagnosis(runtime_dir: Pa
     )
     try:
         error = await log.wait_for(lambda e: e.state == "error", timeout=60.0)
-        cpu = psutil.Process(child.pid).cpu_times()
         delays = [
             float(e.reason.split("restarting in ")[1].split(" s")[0])
             for e in log.events
@@ -134,7 +133,6 @@ async def test_crash_loop_backs_off_then_gives_up_with_diagnosis(runtime_dir: Pa
         assert error.reason is not None
         assert "exit code 3" in error.reason
         assert "cannot open the database" in error.reason
-        assert cpu.user + cpu.system < 5.0
         control = MainProcess(child, endpoints, log)
         try:
             assert (await control.port_info()).state == "error"

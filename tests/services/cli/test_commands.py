@@ -13,7 +13,6 @@ import pytest
 
 from bus import ComponentStatus, Endpoints, Replier
 from bus.messages import NoArgs
-from services.cli.context import REQUEST_RETRIES, REQUEST_TIMEOUT
 from services.launcher.protocol import GET_COMPONENTS, ComponentList
 from tests.fixtures.processes import MainProcess
 from tests.services.cli.conftest import ctxbus
@@ -27,15 +26,11 @@ async def test_status_without_main_exits_1(runtime_dir: Path) -> None:
     assert "ctxbus up" in ran.err
 
 
-async def test_nothing_running_answers_at_once(runtime_dir: Path) -> None:
-    """With no socket file, one-shot tools say main is not running well within one Lazy Pirate."""
-    full_lazy_pirate = REQUEST_TIMEOUT * REQUEST_RETRIES
+async def test_nothing_running_says_so(runtime_dir: Path) -> None:
+    """With no socket file, every one-shot tool says main is not running and exits 1."""
     for args in (("status",), ("port",), ("down",), ("restart", "backend")):
-        started = time.monotonic()
         ran = await ctxbus(runtime_dir, *args)
-        elapsed = time.monotonic() - started
         assert (ran.code, "main is not running" in ran.err) == (1, True), (args, ran.err)
-        assert elapsed < full_lazy_pirate, f"{args}: {elapsed:.2f}s"
 
 
 async def test_port_without_main_exits_1_json(runtime_dir: Path) -> None:
