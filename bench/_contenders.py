@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bus import BackendStatus, BusError, Endpoints, NoArgs, Requester
+from bus import BusError, Endpoints, Requester
+from bus.ops import MainOps
 from services.foundation.supervision import RestartPolicy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,7 +185,7 @@ class Ctxbus(Contender):
     def serving_pid(self) -> int | None:
         """The active backend's pid per main's ``get_status``, once it is running."""
         try:
-            status = self._control.call("get_status", BackendStatus, NoArgs())
+            status = self._control.call(MainOps.GET_STATUS)
         except BusError:
             return None
         if status.state != "running" or status.pid is None:

@@ -46,6 +46,7 @@ from bus import (
     ensure_runtime_dir,
 )
 from bus.endpoints import BACKEND_STATUS
+from bus.ops import MainOps
 
 ROUNDS = 5  # bare and ctxbus take turns this many times per case
 ROUND_TRIPS = 3000  # measured requests per round-trip case
@@ -60,7 +61,7 @@ GOAL_EVENT = 2.0
 _CTX = mp.get_context("spawn")
 Target = tuple[Callable[..., None], tuple[Any, ...]]  # a child process: its function and args
 _PING_REPLY = encode_ok("0" * 32, PingResult(pid=1, instance="0" * 16, uptime_s=1.0))
-_PING_REQUEST = encode_request("0" * 32, "ping")
+_PING_REQUEST = encode_request("0" * 32, MainOps.PING.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ async def _ctxbus_rep_async(address: str, ready: MpEvent) -> None:
         return PingResult(pid=os.getpid(), instance="bench", uptime_s=time.monotonic() - started)
 
     replier = Replier(address)
-    replier.register("ping", NoArgs, ping)
+    replier.register(MainOps.PING, ping)
     replier.bind()
     ready.set()
     await replier.serve()
@@ -163,7 +164,7 @@ async def _ctxbus_sub_async(
     requester = AsyncRequester(endpoints.control)
 
     async def snapshot() -> BackendStatus:
-        return await requester.call("get_status", BackendStatus)
+        return await requester.call(MainOps.GET_STATUS)
 
     follower = StateFollower(endpoints.events, BACKEND_STATUS, BackendStatus, snapshot)
     samples: list[float] = []
@@ -257,7 +258,7 @@ def _round_trips_sync(bare_address: str, address: str) -> tuple[Figures, Figures
         return sock.recv()
 
     def ours() -> PingResult:
-        return requester.call("ping", PingResult)
+        return requester.call(MainOps.PING)
 
     try:
         _timed(bare, WARMUP, [])
@@ -283,7 +284,7 @@ async def _round_trips_async(bare_address: str, address: str) -> tuple[Figures, 
         return await sock.recv()
 
     async def ours() -> PingResult:
-        return await requester.call("ping", PingResult)
+        return await requester.call(MainOps.PING)
 
     try:
         await _timed_async(bare, WARMUP, [])
@@ -317,7 +318,7 @@ async def _event_latency(
     publisher = Publisher(endpoints.publish)
     await publisher.publish(BACKEND_STATUS, BackendStatus(state="starting", port=0))
     replier = Replier(endpoints.control)
-    replier.register("get_status", NoArgs, _status_of(publisher))
+    replier.register(MainOps.GET_STATUS, _status_of(publisher))
     bare_ready = [_CTX.Event() for _ in range(subscribers)]
     our_ready = [_CTX.Event() for _ in range(subscribers)]
     bare_results: Queue[list[float]] = _CTX.Queue()

@@ -26,10 +26,16 @@ from bus.errors import (
     RemoteError,
     RuntimeDirError,
     SetupError,
+    TransportError,
 )
 from bus.messages import (
     Accepted,
     BackendStatus,
+    CaptureFrame,
+    CaptureNowArgs,
+    CaptureNowResult,
+    CaptureStatus,
+    ComponentList,
     ComponentStatus,
     Event,
     Heartbeat,
@@ -38,6 +44,7 @@ from bus.messages import (
     PingResult,
     PortInfo,
 )
+from bus.ops import CaptureOps, LauncherOps, MainOps, Op
 from bus.proxy import Proxy
 from bus.publisher import Publisher, new_instance_id
 from bus.replier import Replier
@@ -51,13 +58,22 @@ __all__ = [
     "BadReply",
     "BusError",
     "BusTimeout",
+    "CaptureFrame",
+    "CaptureNowArgs",
+    "CaptureNowResult",
+    "CaptureOps",
+    "CaptureStatus",
+    "ComponentList",
     "ComponentStatus",
     "Endpoints",
     "Event",
     "Heartbeat",
     "HeartbeatRule",
+    "LauncherOps",
+    "MainOps",
     "Message",
     "NoArgs",
+    "Op",
     "OpError",
     "PingResult",
     "PortInfo",
@@ -70,6 +86,7 @@ __all__ = [
     "RuntimeDirError",
     "SetupError",
     "StateFollower",
+    "TransportError",
     "Update",
     "decode_args",
     "decode_event",

@@ -23,7 +23,6 @@ from bus.messages import (
     ErrorInfo,
     ErrorReply,
     Event,
-    Message,
     OkReply,
     Request,
 )
@@ -63,7 +62,7 @@ def _why(exc: Exception) -> str:
 # -- requests --------------------------------------------------------------------------------------
 
 
-def encode_request(request_id: str, op: str, args: Message | None = None) -> bytes:
+def encode_request(request_id: str, op: str, args: msgspec.Struct | None = None) -> bytes:
     """One request frame."""
     raw = msgspec.Raw(_encoder.encode(args)) if args is not None else msgspec.Raw(b"{}")
     return _encoder.encode(Request(v=endpoints.PROTOCOL_VERSION, id=request_id, op=op, args=raw))
@@ -120,7 +119,7 @@ def decode_args(request: Request, args_type: type[M]) -> M:
 # -- replies ---------------------------------------------------------------------------------------
 
 
-def encode_ok(request_id: str | None, result: Message) -> bytes:
+def encode_ok(request_id: str | None, result: msgspec.Struct) -> bytes:
     """One ``ok: true`` reply frame."""
     return _encoder.encode(OkReply(id=request_id, result=msgspec.Raw(_encoder.encode(result))))
 

@@ -40,6 +40,11 @@ COMPONENT_STATUS = "component.status"
 CAPTURE_STATUS = "capture.status"
 CAPTURE_FRAME = "capture.frame"
 
+# -- components (``ComponentStatus.component``): the processes the launcher supervises ------------
+COMPONENT_MAIN = "main"
+COMPONENT_FRONTEND = "frontend"
+COMPONENT_CAPTURE = "capture"
+
 # -- sizes -----------------------------------------------------------------------------------------
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger requests get a ``too_large`` reply

@@ -9,6 +9,7 @@ OS) are mapped at the boundary with ``raise ... from exc``::
     ├── RemoteError         the peer answered ``ok: false``; ``.code`` is the wire error code
     ├── ProtocolError       a frame we received breaks the contract; ``.code`` says how
     ├── OpError             raised by an op handler to send a chosen error reply
+    ├── TransportError      a socket operation failed (a zmq error other than a missed reply)
     └── SetupError          the local environment is unusable (runtime dir, endpoint in use, ...)
         └── RuntimeDirError
 """
@@ -66,6 +67,10 @@ class ProtocolError(_CodedError):
 
 class OpError(_CodedError):
     """Raised by an op handler: the replier turns it into an error reply with this code."""
+
+
+class TransportError(BusError):
+    """A socket operation failed for a reason other than a missed reply (mapped from zmq)."""
 
 
 class SetupError(BusError):

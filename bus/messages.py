@@ -177,6 +177,18 @@ class CaptureFrame(Event, kw_only=True):
     bytes: int
 
 
+class ComponentList(Message, kw_only=True):
+    """The launcher's ``get_components``: one entry per supervised component, in start order.
+
+    ``seq`` and ``instance`` are those of the newest ``component.status`` event: the snapshot of
+    the keyed Clone pattern.
+    """
+
+    seq: int = 0
+    instance: str = ""
+    components: list[ComponentStatus] = msgspec.field(default_factory=list)
+
+
 class CaptureNowArgs(Message, kw_only=True):
     """``capture_now``: grab every monitor at once; ``force`` keeps the frames even if unchanged."""
 

@@ -26,7 +26,7 @@ import zmq.asyncio
 from bus import endpoints
 from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
 from bus.errors import NO_READER, OpError, ProtocolError, SetupError
-from bus.messages import Message
+from bus.ops import Op
 
 log = structlog.get_logger("bus.replier")
 
@@ -35,13 +35,13 @@ _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 DRAIN_BATCH = 64  # requests read in one go before other tasks get a turn
 
 A = TypeVar("A", bound=msgspec.Struct)
-Handler = Callable[[A], Awaitable[Message]]
+R = TypeVar("R", bound=msgspec.Struct)
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     args_type: type[msgspec.Struct]
-    handler: Callable[[Any], Awaitable[Message]]
+    handler: Callable[[Any], Awaitable[msgspec.Struct]]
 
 
 def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -94,9 +94,9 @@ class Replier:
         self._in_flight = 0  # answers started and not finished (a task's done callback is later)
         self._socket: zmq.Socket[bytes] | None = None
 
-    def register(self, op: str, args_type: type[A], handler: Handler[A]) -> None:
+    def register(self, op: Op[A, R], handler: Callable[[A], Awaitable[R]]) -> None:
         """Answer ``op`` with ``handler(args)``; it raises :class:`OpError` for an error reply."""
-        self._routes[op] = _Route(args_type, handler)
+        self._routes[op.name] = _Route(op.args, handler)
 
     @property
     def ops(self) -> list[str]:

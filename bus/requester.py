@@ -4,13 +4,16 @@ Each attempt sends the request and waits for the reply with a timeout (the socke
 On a timeout the socket is closed with ``LINGER=0`` (a REQ socket that missed its reply is stuck), a
 fresh one is opened and the same request (same id: the replier answers a resend from its reply
 cache, so the op never runs twice) goes out again. After ``retries`` attempts in all,
-:class:`BusTimeout`.
+:class:`BusTimeout`. Any other zmq error is a
+:class:`TransportError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -19,9 +22,10 @@ import zmq.asyncio
 
 from bus import endpoints
 from bus.codec import decode_reply, encode_request
-from bus.errors import BusTimeout
-from bus.messages import Message
+from bus.errors import BusTimeout, TransportError
+from bus.ops import Op
 
+A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
 S = TypeVar("S", bound=zmq.Socket[Any])
 
@@ -29,13 +33,6 @@ S = TypeVar("S", bound=zmq.Socket[Any])
 def new_request_id() -> str:
     """A fresh request id: unique, so a resend can be told from a new request."""
     return uuid.uuid4().hex
-
-
-def _timeout_error(address: str, op: str, attempts: int, timeout: float) -> BusTimeout:
-    return BusTimeout(
-        f"no reply from {address} to {op!r} after {attempts} attempt(s) of {timeout:g}s; "
-        "is the ctxbus process behind it running? (`ctxbus status`, `ctxbus up`)"
-    )
 
 
 def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
@@ -48,7 +45,13 @@ def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
 
 
 class _LazyPirate(Generic[S]):
-    """What both flavours share: the settings and the one REQ socket, reopened after a miss."""
+    """What both flavours share: the settings, the one REQ socket, and the retry loop.
+
+    Each flavour writes one attempt: ``for sock in self._attempts(): with self._attempt():``
+    send, receive, return. :meth:`_attempt` turns a missed reply into the next attempt (the
+    socket is reopened), maps any other zmq error to :class:`TransportError`, and after the
+    last attempt the caller raises :meth:`_timeout`.
+    """
 
     def __init__(self, address: str, context: zmq.Context[S], timeout: float, retries: int) -> None:
         self.address = address
@@ -57,11 +60,33 @@ class _LazyPirate(Generic[S]):
         self._context = context
         self._socket: S | None = None
 
-    def _open(self) -> S:
-        if self._socket is None:
-            self._socket = self._context.socket(zmq.REQ)
-            _configure(self._socket, self.address, self.timeout)
-        return self._socket
+    def _attempts(self) -> Iterator[S]:
+        """The socket of each attempt, reopened after a miss; ``retries`` of them."""
+        for _ in range(self.retries):
+            if self._socket is None:
+                self._socket = self._context.socket(zmq.REQ)
+                _configure(self._socket, self.address, self.timeout)
+            yield self._socket
+
+    @contextmanager
+    def _attempt(self, op: Op[Any, Any]) -> Iterator[None]:
+        try:
+            yield
+        except zmq.Again:
+            self._discard()  # a REQ socket that missed its reply is stuck: reopen
+        except zmq.ZMQError as exc:
+            self._discard()
+            raise TransportError(f"{op.name!r} to {self.address} failed: {exc}") from exc
+        except BaseException:
+            self._discard()
+            raise
+
+    def _timeout(self, op: Op[Any, Any]) -> BusTimeout:
+        return BusTimeout(
+            f"no reply from {self.address} to {op.name!r} after {self.retries} attempt(s) of "
+            f"{self.timeout:g}s; is the ctxbus process behind it running? (`ctxbus status`, "
+            "`ctxbus up`)"
+        )
 
     def _discard(self) -> None:
         if self._socket is not None:
@@ -87,23 +112,17 @@ class AsyncRequester(_LazyPirate[zmq.asyncio.Socket]):
         super().__init__(address, context or zmq.asyncio.Context.instance(), timeout, retries)
         self._lock = asyncio.Lock()
 
-    async def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
+    async def call(self, op: Op[A, R], args: A | None = None) -> R:
         """Send ``op`` and return its result; :class:`~bus.errors.RemoteError` on an error reply."""
         request_id = new_request_id()
-        frame = encode_request(request_id, op, args)
+        frame = encode_request(request_id, op.name, args)
         async with self._lock:
-            for _ in range(self.retries):
-                sock = self._open()
-                try:
+            for sock in self._attempts():
+                with self._attempt(op):
                     await sock.send(frame)
                     frames = await sock.recv_multipart()  # RCVTIMEO bounds the wait
-                    return decode_reply(frames, request_id, result_type)
-                except zmq.Again:
-                    self._discard()  # a REQ socket that missed its reply is stuck: reopen
-                except BaseException:
-                    self._discard()
-                    raise
-        raise _timeout_error(self.address, op, self.retries, self.timeout)
+                    return decode_reply(frames, request_id, op.result)
+        raise self._timeout(op)
 
 
 class Requester(_LazyPirate[zmq.Socket[bytes]]):
@@ -119,18 +138,12 @@ class Requester(_LazyPirate[zmq.Socket[bytes]]):
     ) -> None:
         super().__init__(address, context or zmq.Context.instance(), timeout, retries)
 
-    def call(self, op: str, result_type: type[R], args: Message | None = None) -> R:
+    def call(self, op: Op[A, R], args: A | None = None) -> R:
         """Send ``op`` and return its result; :class:`~bus.errors.RemoteError` on an error reply."""
         request_id = new_request_id()
-        frame = encode_request(request_id, op, args)
-        for _ in range(self.retries):
-            sock = self._open()
-            try:
+        frame = encode_request(request_id, op.name, args)
+        for sock in self._attempts():
+            with self._attempt(op):
                 sock.send(frame)
-                return decode_reply(sock.recv_multipart(), request_id, result_type)
-            except zmq.Again:
-                self._discard()  # a REQ socket that missed its reply is stuck: reopen
-            except BaseException:
-                self._discard()
-                raise
-        raise _timeout_error(self.address, op, self.retries, self.timeout)
+                return decode_reply(sock.recv_multipart(), request_id, op.result)
+        raise self._timeout(op)

@@ -19,8 +19,8 @@ from typing import Literal
 
 import structlog
 
-from bus import Accepted, AsyncRequester, BusError, ComponentStatus
-from services.launcher.protocol import ANNOUNCE, FRONTEND
+from bus import AsyncRequester, BusError, ComponentStatus, endpoints
+from bus.ops import LauncherOps
 
 log = structlog.get_logger("frontend.announce")
 
@@ -29,7 +29,9 @@ LineKind = Literal["ready", "url"]
 
 def ready_line(kind: LineKind, url: str) -> str:
     """The stdout line for ``kind``."""
-    return json.dumps({"ctxbus": kind, "component": FRONTEND, "pid": os.getpid(), "url": url})
+    return json.dumps(
+        {"ctxbus": kind, "component": endpoints.COMPONENT_FRONTEND, "pid": os.getpid(), "url": url}
+    )
 
 
 def print_line(kind: LineKind, url: str) -> None:
@@ -39,8 +41,10 @@ def print_line(kind: LineKind, url: str) -> None:
 
 async def tell_launcher(launcher: AsyncRequester, url: str) -> None:
     """Send the launcher our URL; a missing launcher is logged, not fatal."""
-    status = ComponentStatus(component=FRONTEND, state="running", pid=os.getpid(), url=url)
+    status = ComponentStatus(
+        component=endpoints.COMPONENT_FRONTEND, state="running", pid=os.getpid(), url=url
+    )
     try:
-        await launcher.call(ANNOUNCE, Accepted, status)
+        await launcher.call(LauncherOps.ANNOUNCE, status)
     except BusError as exc:
         log.warning("announce_failed", error=str(exc))

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from bus import Accepted, AsyncRequester, BusError, RemoteError
+from bus import Accepted, AsyncRequester, BusError, MainOps, NoArgs, Op, RemoteError
 from frontend.backend_link import BackendLink, BackendUnavailable
 from frontend.capture_actions import capture_router
 from frontend.events import EventHub
@@ -61,7 +61,7 @@ def create_app(parts: AppParts) -> FastAPI:
 
     @app.post("/actions/restart-backend")
     async def restart_backend() -> JSONResponse:
-        return await _op(parts.control, "restart_backend")
+        return await _op(parts.control, MainOps.RESTART_BACKEND)
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def proxy(path: str, request: Request) -> Response:
@@ -70,9 +70,9 @@ def create_app(parts: AppParts) -> FastAPI:
     return app
 
 
-async def _op(control: AsyncRequester, op: str) -> JSONResponse:
+async def _op(control: AsyncRequester, op: Op[NoArgs, Accepted]) -> JSONResponse:
     try:
-        result = await control.call(op, Accepted)
+        result = await control.call(op)
     except RemoteError as exc:
         return JSONResponse({"accepted": False, "error": exc.message}, status_code=409)
     except BusError as exc:

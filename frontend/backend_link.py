@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from bus import AsyncRequester, BackendStatus, BusError, PortInfo
+from bus.ops import MainOps
 
 log = structlog.get_logger("frontend.backend_link")
 
@@ -52,7 +53,7 @@ class BackendLink:
     async def refresh(self) -> PortInfo:
         """Ask main for the port and token; rebuild the client if either changed."""
         async with self._lock:
-            info = await self._requester.call("get_port", PortInfo)
+            info = await self._requester.call(MainOps.GET_PORT)
             old = self._info
             if old is None or (old.port, old.token) != (info.port, info.token):
                 await self._swap_client(info)

@@ -16,14 +16,17 @@ from fastapi.responses import JSONResponse
 
 from bus import AsyncRequester, BusError, RemoteError
 from bus.codec import encode_struct
-from bus.messages import CaptureNowArgs, CaptureNowResult, CaptureStatus
+from bus.messages import CaptureNowArgs
+from bus.ops import CaptureOps
 
 CaptureAction = Literal["pause", "resume", "now"]
-_OPS: dict[str, tuple[str, type[msgspec.Struct]]] = {
-    "pause": ("pause", CaptureStatus),
-    "resume": ("resume", CaptureStatus),
-    "now": ("capture_now", CaptureNowResult),
-}
+_STATE_OPS = {"pause": CaptureOps.PAUSE, "resume": CaptureOps.RESUME}
+
+
+async def _call(capture: AsyncRequester, action: CaptureAction) -> msgspec.Struct:
+    if action == "now":
+        return await capture.call(CaptureOps.CAPTURE_NOW, CaptureNowArgs())
+    return await capture.call(_STATE_OPS[action])
 
 
 def capture_router(capture: AsyncRequester) -> APIRouter:
@@ -32,11 +35,8 @@ def capture_router(capture: AsyncRequester) -> APIRouter:
 
     @router.post("/actions/capture/{action}")
     async def capture_action(action: CaptureAction) -> JSONResponse:
-        op, result_type = _OPS[action]
         try:
-            result = await capture.call(
-                op, result_type, CaptureNowArgs() if op == "capture_now" else None
-            )
+            result = await _call(capture, action)
         except RemoteError as exc:
             return JSONResponse({"error": exc.message}, status_code=409)
         except BusError as exc:

@@ -31,7 +31,7 @@ from bus import (
     endpoints,
 )
 from bus.codec import decode_event, encode_struct
-from services.launcher.protocol import ComponentList
+from bus.messages import ComponentList
 
 log = structlog.get_logger("frontend.events")
 

@@ -14,6 +14,8 @@ import structlog
 import uvicorn
 
 from bus import AsyncRequester, BackendStatus, PortInfo
+from bus.messages import ComponentList
+from bus.ops import LauncherOps, MainOps
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink
@@ -30,7 +32,6 @@ from frontend.secret import load_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
 from services.foundation.supervision.lifeline import install_from_env
-from services.launcher.protocol import GET_COMPONENTS, ComponentList
 
 log = structlog.get_logger("frontend")
 
@@ -54,10 +55,10 @@ class Frontend:
         self._announcements: set[asyncio.Task[None]] = set()
 
     async def get_status(self) -> BackendStatus:
-        return await self.control.call("get_status", BackendStatus)
+        return await self.control.call(MainOps.GET_STATUS)
 
     async def get_components(self) -> ComponentList:
-        return await self.components.call(GET_COMPONENTS, ComponentList)
+        return await self.components.call(LauncherOps.GET_COMPONENTS)
 
     def on_new_url(self, url: str) -> None:
         """The login token was used: publish the URL with the next one."""

@@ -24,6 +24,7 @@ from bus import (
     StateFollower,
     endpoints,
 )
+from bus.ops import MainOps
 from services.capture.frames import Shot
 
 log = structlog.get_logger("capture.backend_link")
@@ -95,7 +96,7 @@ class BackendLink:
             self._requester.close()
 
     async def _snapshot(self) -> BackendStatus:
-        return await self._requester.call("get_status", BackendStatus)
+        return await self._requester.call(MainOps.GET_STATUS)
 
     async def _observe(self, status: BackendStatus) -> None:
         old = self.status
@@ -110,7 +111,7 @@ class BackendLink:
     async def refresh(self) -> None:
         """Ask main for the port and token again; rebuild the client if either changed."""
         try:
-            info = await self._requester.call("get_port", PortInfo)
+            info = await self._requester.call(MainOps.GET_PORT)
         except BusError as exc:
             log.warning("get_port_failed", error=str(exc))
             return

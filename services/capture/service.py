@@ -17,6 +17,7 @@ import structlog
 
 from bus import Endpoints, NoArgs, OpError, Publisher, Replier, endpoints
 from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
+from bus.ops import CaptureOps
 from services.capture.backend_link import BackendLink, StoredCapture
 from services.capture.change import ChangeDetector
 from services.capture.encoder import Encoder
@@ -58,10 +59,10 @@ class CaptureService:
         self._retry = GRAB_RETRY_MIN
 
     def _register_ops(self) -> None:
-        self.replier.register("pause", NoArgs, self.handle_pause)
-        self.replier.register("resume", NoArgs, self.handle_resume)
-        self.replier.register("capture_now", CaptureNowArgs, self.handle_capture_now)
-        self.replier.register("get_status", NoArgs, self.handle_get_status)
+        self.replier.register(CaptureOps.PAUSE, self.handle_pause)
+        self.replier.register(CaptureOps.RESUME, self.handle_resume)
+        self.replier.register(CaptureOps.CAPTURE_NOW, self.handle_capture_now)
+        self.replier.register(CaptureOps.GET_STATUS, self.handle_get_status)
 
     async def run(self) -> None:
         """Serve and capture until cancelled; :class:`~bus.SetupError` if one already runs here."""

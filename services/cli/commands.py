@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 
 from bus import (
-    Accepted,
     BackendStatus,
     BusError,
     BusTimeout,
     ComponentStatus,
     PingResult,
-    PortInfo,
     RemoteError,
     Requester,
 )
-from bus.messages import CaptureNowResult, CaptureStatus
+from bus.messages import CaptureNowArgs, CaptureNowResult, CaptureStatus
+from bus.ops import CaptureOps, LauncherOps, MainOps, Op
 from services.cli.context import MAIN_NOT_RUNNING, OPTIONAL_TIMEOUT, Context
-from services.foundation.config import KEYS
+from services.foundation.config import KEYS, Value
 from services.foundation.terminal import age, styled
-from services.launcher.protocol import GET_COMPONENTS, SHUTDOWN, ComponentList
 
 DOWN_DEADLINE = 30.0  # seconds `ctxbus down` waits for main to be gone
-BACKEND_OPS = {"restart": "restart_backend", "stop": "stop_backend", "start": "start_backend"}
-CAPTURE_OPS = {"pause": "pause", "resume": "resume", "now": "capture_now", "status": "get_status"}
+BACKEND_OPS = {
+    "restart": MainOps.RESTART_BACKEND,
+    "stop": MainOps.STOP_BACKEND,
+    "start": MainOps.START_BACKEND,
+}
+CAPTURE_STATE_OPS = {
+    "pause": CaptureOps.PAUSE,
+    "resume": CaptureOps.RESUME,
+    "status": CaptureOps.GET_STATUS,
+}
 
 
 def not_running(ctx: Context, exc: BusError) -> int:
@@ -36,15 +43,15 @@ def not_running(ctx: Context, exc: BusError) -> int:
 def components(ctx: Context) -> list[ComponentStatus]:
     """The launcher's component states; empty when no launcher runs."""
     try:
-        return ctx.launcher().call(GET_COMPONENTS, ComponentList).components
+        return ctx.launcher().call(LauncherOps.GET_COMPONENTS).components
     except BusError:
         return []
 
 
 def cmd_status(ctx: Context) -> int:
     try:
-        ping = ctx.control().call("ping", PingResult)
-        backend = ctx.control().call("get_status", BackendStatus)
+        ping = ctx.control().call(MainOps.PING)
+        backend = ctx.control().call(MainOps.GET_STATUS)
     except BusTimeout as exc:
         return not_running(ctx, exc)
     others = components(ctx)
@@ -104,7 +111,7 @@ def _component_row(comp: ComponentStatus) -> list[str]:
 
 def cmd_port(ctx: Context) -> int:
     try:
-        info = ctx.control().call("get_port", PortInfo)
+        info = ctx.control().call(MainOps.GET_PORT)
     except BusTimeout as exc:
         return not_running(ctx, exc)
     ctx.out.result(info, info.base_url)
@@ -114,24 +121,24 @@ def cmd_port(ctx: Context) -> int:
 def cmd_backend(ctx: Context, verb: str) -> int:
     op = BACKEND_OPS[verb]
     try:
-        ctx.control().call(op, Accepted)
+        ctx.control().call(op)
     except BusTimeout as exc:
         return not_running(ctx, exc)
     except RemoteError as exc:
-        ctx.out.error(f"main refused {op}: {exc.message}")
+        ctx.out.error(f"main refused {op.name}: {exc.message}")
         return 1
-    ctx.out.result({"ok": True, "op": op, "accepted": True}, f"{op}: accepted")
+    ctx.out.result({"ok": True, "op": op.name, "accepted": True}, f"{op.name}: accepted")
     return 0
 
 
 def cmd_down(ctx: Context) -> int:
     """Ask the launcher (or main alone) to shut down, then wait until main is gone."""
     try:
-        ctx.launcher().call(SHUTDOWN, Accepted)
+        ctx.launcher().call(LauncherOps.SHUTDOWN)
         who = "launcher"
     except BusError:
         try:
-            ctx.control().call("shutdown", Accepted)
+            ctx.control().call(MainOps.SHUTDOWN)
         except BusTimeout as exc:
             return not_running(ctx, exc)
         who = "main"
@@ -149,12 +156,16 @@ def _wait_main_gone(ctx: Context) -> bool:
     deadline = time.monotonic() + DOWN_DEADLINE
     while time.monotonic() < deadline:
         try:
-            probe.call("ping", PingResult)
+            probe.call(MainOps.PING)
         except BusTimeout:
             return True
         except BusError:
             continue
     return False
+
+
+def _shown(value: Value) -> str:
+    return "(none)" if value is None else str(value)
 
 
 def cmd_config(ctx: Context) -> int:
@@ -171,7 +182,8 @@ def cmd_config(ctx: Context) -> int:
         ctx.out.data({"file": config.file, "keys": values})
         return 0
     rows = [
-        [key.name, str(config.value(key.name)), config.sources[key.name], key.env] for key in KEYS
+        [key.name, _shown(config.value(key.name)), config.sources[key.name], key.env]
+        for key in KEYS
     ]
     ctx.out.table(["key", "value", "source", "environment"], rows)
     ctx.out.say(f"config file: {config.file or '(none)'}")
@@ -179,15 +191,14 @@ def cmd_config(ctx: Context) -> int:
 
 
 def cmd_capture(ctx: Context, verb: str) -> int:
-    op = CAPTURE_OPS[verb]
-    result_type: type[msgspec.Struct] = CaptureNowResult if verb == "now" else CaptureStatus
+    op: Op[Any, Any] = CaptureOps.CAPTURE_NOW if verb == "now" else CAPTURE_STATE_OPS[verb]
     try:
-        result = ctx.capture().call(op, result_type)
+        result: msgspec.Struct = ctx.capture().call(op, CaptureNowArgs() if verb == "now" else None)
     except BusTimeout:
         ctx.out.error(f"capture is not running (no answer on {ctx.endpoints.capture})")
         return 1
     except RemoteError as exc:
-        ctx.out.error(f"capture refused {op}: {exc.message}")
+        ctx.out.error(f"capture refused {op.name}: {exc.message}")
         return 1
     ctx.out.result(result, _capture_text(verb, result))
     return 0

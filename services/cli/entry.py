@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", parents=[common], help="the effective configuration")
     _config_flags(config)
     capture = sub.add_parser("capture", parents=[common], help="control screen capture")
-    capture.add_argument("verb", choices=list(commands.CAPTURE_OPS))
+    capture.add_argument("verb", choices=["now", *commands.CAPTURE_STATE_OPS])
     return parser
 
 

@@ -24,9 +24,9 @@ from bus import (
     Update,
     endpoints,
 )
+from bus.ops import LauncherOps, MainOps
 from services.cli.context import ABSENT_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT, Context
 from services.foundation.terminal import styled
-from services.launcher.protocol import GET_COMPONENTS, ComponentList
 
 E = TypeVar("E", bound=Event)
 
@@ -73,11 +73,11 @@ class Follow:
         """main's state; one short attempt while its socket file is missing (so "lost" at once)."""
         missing = not self.ctx.may_listen(endpoints.CONTROL)
         requester = self.absent_control if missing else self.control
-        return await requester.call("get_status", BackendStatus)
+        return await requester.call(MainOps.GET_STATUS)
 
     async def component_snapshot(self) -> ComponentStatus:
         """The launcher's snapshot: every component is kept for printing, the newest returned."""
-        listing = await self.launcher.call(GET_COMPONENTS, ComponentList)
+        listing = await self.launcher.call(LauncherOps.GET_COMPONENTS)
         self.components = sorted(listing.components, key=lambda c: c.seq)
         if self.components:
             return self.components[-1]

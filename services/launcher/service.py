@@ -28,18 +28,11 @@ from bus import (
     StateFollower,
     endpoints,
 )
+from bus.messages import ComponentList
+from bus.ops import LauncherOps, MainOps
 from services.foundation.config import Config
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.launcher.component import Component
-from services.launcher.protocol import (
-    ANNOUNCE,
-    FRONTEND,
-    GET_COMPONENTS,
-    GET_STATUS,
-    MAIN,
-    SHUTDOWN,
-    ComponentList,
-)
 from services.launcher.report import Report
 from services.launcher.specs import component_settings
 
@@ -88,7 +81,10 @@ class Launcher:
             endpoints.COMPONENT_STATUS, status
         )
         self.tell(before, status)
-        if status.state == "error" and status.component in (MAIN, FRONTEND):
+        if status.state == "error" and status.component in (
+            endpoints.COMPONENT_MAIN,
+            endpoints.COMPONENT_FRONTEND,
+        ):
             self.failed.set()
 
     def tell(self, before: ComponentStatus | None, now: ComponentStatus) -> None:
@@ -100,10 +96,10 @@ class Launcher:
 
     def replier(self) -> Replier:
         replier = Replier(self.bus.launcher)
-        replier.register(GET_STATUS, NoArgs, self.op_get_status)
-        replier.register(GET_COMPONENTS, NoArgs, self.op_get_components)
-        replier.register(ANNOUNCE, ComponentStatus, self.op_announce)
-        replier.register(SHUTDOWN, NoArgs, self.op_shutdown)
+        replier.register(LauncherOps.GET_STATUS, self.op_get_status)
+        replier.register(LauncherOps.GET_COMPONENTS, self.op_get_components)
+        replier.register(LauncherOps.ANNOUNCE, self.op_announce)
+        replier.register(LauncherOps.SHUTDOWN, self.op_shutdown)
         return replier
 
     async def op_get_status(self, _: NoArgs) -> ComponentStatus:
@@ -111,7 +107,10 @@ class Launcher:
         if isinstance(latest, ComponentStatus):
             return latest
         return ComponentStatus(
-            component=MAIN, state="stopped", instance=self.publisher.instance, seq=0
+            component=endpoints.COMPONENT_MAIN,
+            state="stopped",
+            instance=self.publisher.instance,
+            seq=0,
         )
 
     async def op_get_components(self, _: NoArgs) -> ComponentList:
@@ -126,7 +125,7 @@ class Launcher:
         if component is None:
             return Accepted(accepted=False)
         await component.mark_running(status.url)
-        if status.component == FRONTEND and status.url:
+        if status.component == endpoints.COMPONENT_FRONTEND and status.url:
             self.frontend_url = status.url
             self.frontend_ready.set()
         return Accepted()
@@ -136,7 +135,7 @@ class Launcher:
         return Accepted()
 
     async def get_backend_status(self) -> BackendStatus:
-        return await self.control.call("get_status", BackendStatus)
+        return await self.control.call(MainOps.GET_STATUS)
 
     async def watch_backend(self) -> None:
         """Follow ``backend.status``: main runs once it answers; the backend once it says so."""
@@ -151,7 +150,7 @@ class Launcher:
             if update.event is None:
                 continue
             self.backend = update.event
-            await self.components[MAIN].mark_running()
+            await self.components[endpoints.COMPONENT_MAIN].mark_running()
             if update.event.state == "running":
                 self.backend_running.set()
             elif update.event.state == "error" and not self.backend_running.is_set():
@@ -239,12 +238,12 @@ class Launcher:
 
         True if every process ended as asked (status 0, or our SIGTERM), none needing a SIGKILL.
         """
-        clients = [c for name, c in self.components.items() if name != MAIN]
+        clients = [c for name, c in self.components.items() if name != endpoints.COMPONENT_MAIN]
         results = await asyncio.gather(*(c.stop(CLIENT_GRACE) for c in clients))
         codes = {c.name: code for c, code in zip(clients, results, strict=True)}
-        main = self.components[MAIN]
+        main = self.components[endpoints.COMPONENT_MAIN]
         asked = await self._ask_main_to_stop(main)
-        codes[MAIN] = await main.stop(MAIN_GRACE, asked=asked)
+        codes[endpoints.COMPONENT_MAIN] = await main.stop(MAIN_GRACE, asked=asked)
         # -SIGTERM: a process that had not yet set up its handlers when our SIGTERM came
         # (capture, spawned a moment before a Ctrl-C): it ended as asked.
         clean = (0, None, -signal.SIGTERM)
@@ -259,7 +258,7 @@ class Launcher:
             return False
         # main answers once its backend has stopped: one long attempt, cut short by its exit.
         requester = AsyncRequester(self.bus.control, timeout=MAIN_GRACE, retries=1)
-        call = asyncio.ensure_future(requester.call("shutdown", Accepted))
+        call = asyncio.ensure_future(requester.call(MainOps.SHUTDOWN))
         exited = asyncio.ensure_future(child.wait())
         try:
             await asyncio.wait([call, exited], return_when=asyncio.FIRST_COMPLETED)

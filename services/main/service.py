@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 import zmq
@@ -17,6 +18,7 @@ from bus import (
     BackendStatus,
     Endpoints,
     Heartbeat,
+    MainOps,
     NoArgs,
     PingResult,
     PortInfo,
@@ -160,13 +162,13 @@ class MainService:
 
     def _replier(self) -> Replier:
         replier = Replier(self.endpoints.control)
-        replier.register("ping", NoArgs, self.op_ping)
-        replier.register("get_port", NoArgs, self.op_get_port)
-        replier.register("get_status", NoArgs, self.op_get_status)
-        replier.register("restart_backend", NoArgs, self._command("restart"))
-        replier.register("stop_backend", NoArgs, self._command("stop"))
-        replier.register("start_backend", NoArgs, self._command("start"))
-        replier.register("shutdown", NoArgs, self.op_shutdown)
+        replier.register(MainOps.PING, self.op_ping)
+        replier.register(MainOps.GET_PORT, self.op_get_port)
+        replier.register(MainOps.GET_STATUS, self.op_get_status)
+        replier.register(MainOps.RESTART_BACKEND, self._command("restart"))
+        replier.register(MainOps.STOP_BACKEND, self._command("stop"))
+        replier.register(MainOps.START_BACKEND, self._command("start"))
+        replier.register(MainOps.SHUTDOWN, self.op_shutdown)
         return replier
 
     async def op_ping(self, _: NoArgs) -> PingResult:
@@ -184,7 +186,7 @@ class MainService:
         sup = self.supervisor
         return BackendStatus(state=sup.state, port=sup.port, instance=self.instance, ts=time.time())
 
-    def _command(self, name: str):  # type: ignore[no-untyped-def]
+    def _command(self, name: str) -> Callable[[NoArgs], Awaitable[Accepted]]:
         async def op(_: NoArgs) -> Accepted:
             await self.supervisor.command(name)
             return Accepted()

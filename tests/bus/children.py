@@ -34,6 +34,7 @@ from bus import (
     StateFollower,
 )
 from bus.endpoints import BACKEND_STATUS, MAIN_HEARTBEAT
+from bus.ops import MainOps, Op
 
 CHILD_DEADLINE = 60.0  # seconds: no child outlives a stuck test by more than this
 HEARTBEAT_EVERY = 0.2  # seconds between heartbeats in the Clone test
@@ -52,6 +53,12 @@ class EchoResult(Message, kw_only=True):
 
 class AnyResult(msgspec.Struct):
     """Any ``result`` object: the requester children only report whether a call succeeded."""
+
+
+ECHO = Op("echo", EchoArgs, EchoResult)
+HOLD = Op("hold", NoArgs, Accepted)
+REFUSE = Op("refuse", NoArgs, Accepted)
+CRASH = Op("crash", NoArgs, Accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +101,11 @@ async def _serve(settings: ReplierSettings, ready: MpEvent, entered: Queue[str])
         raise ValueError("a bug in a handler")
 
     replier = Replier(settings.address, max_in_flight=settings.max_in_flight)
-    replier.register("ping", NoArgs, ping)
-    replier.register("echo", EchoArgs, echo)
-    replier.register("hold", NoArgs, hold)
-    replier.register("refuse", NoArgs, refuse)
-    replier.register("crash", NoArgs, crash)
+    replier.register(MainOps.PING, ping)
+    replier.register(ECHO, echo)
+    replier.register(HOLD, hold)
+    replier.register(REFUSE, refuse)
+    replier.register(CRASH, crash)
     replier.bind()
     ready.set()
     async with asyncio.timeout(CHILD_DEADLINE):
@@ -127,7 +134,7 @@ def request(settings: RequesterSettings, commands: Queue[str], outcomes: Queue[s
     try:
         while (op := commands.get(timeout=CHILD_DEADLINE)) != "stop":
             try:
-                requester.call(op, AnyResult)
+                requester.call(Op(op, NoArgs, AnyResult))
                 outcomes.put("ok")
             except BusError as exc:
                 outcomes.put(type(exc).__name__)
@@ -142,7 +149,7 @@ async def _request_async(
     try:
         while (op := await asyncio.to_thread(commands.get, timeout=CHILD_DEADLINE)) != "stop":
             try:
-                await requester.call(op, AnyResult)
+                await requester.call(Op(op, NoArgs, AnyResult))
                 outcomes.put("ok")
             except BusError as exc:
                 outcomes.put(type(exc).__name__)
@@ -180,7 +187,7 @@ async def _publish_stream(
         return latest
 
     replier = Replier(settings.endpoints.control)
-    replier.register("get_status", NoArgs, get_status)
+    replier.register(MainOps.GET_STATUS, get_status)
     replier.bind()
     try:
         async with asyncio.timeout(CHILD_DEADLINE), asyncio.TaskGroup() as group:
@@ -250,7 +257,7 @@ async def _follow(
     requester = AsyncRequester(endpoints.control)
 
     async def snapshot() -> BackendStatus:
-        return await requester.call("get_status", BackendStatus)
+        return await requester.call(MainOps.GET_STATUS)
 
     follower = StateFollower(
         endpoints.events, BACKEND_STATUS, BackendStatus, snapshot, heartbeat=HeartbeatRule()

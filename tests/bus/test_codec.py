@@ -55,7 +55,9 @@ from bus.messages import (
     CaptureNowArgs,
     CaptureNowResult,
     CaptureStatus,
+    ComponentList,
 )
+from bus.ops import MainOps, Op
 
 EVENT_EXAMPLES: dict[str, Event] = {
     BACKEND_STATUS: BackendStatus(
@@ -81,6 +83,11 @@ PAYLOAD_EXAMPLES: list[Message] = [
     CaptureCounters(grabbed=1, kept=1, skipped=0, spooled=2, uploaded=3, dropped=4),
     CaptureNowArgs(force=True),
     CaptureNowResult(kept=2, skipped=1),
+    ComponentList(
+        seq=3,
+        instance="abc",
+        components=[ComponentStatus(component="capture", state="running", seq=3, instance="abc")],
+    ),
     *EVENT_EXAMPLES.values(),
 ]
 
@@ -269,8 +276,8 @@ def _replier() -> Replier:
         return Accepted(accepted=bool(args.text * args.times))
 
     replier = Replier("inproc://unused")
-    replier.register("ping", NoArgs, ping)
-    replier.register("echo", EchoArgs, echo)
+    replier.register(MainOps.PING, ping)
+    replier.register(Op("echo", EchoArgs, Accepted), echo)
     return replier
 
 

@@ -12,7 +12,6 @@ import pytest
 from bus import (
     AsyncRequester,
     Endpoints,
-    NoArgs,
     Proxy,
     RemoteError,
     Replier,
@@ -30,6 +29,7 @@ from bus.endpoints import (
     TCP_BASE_PORT_ENV,
     TRANSPORT_ENV,
 )
+from bus.ops import MainOps
 
 NOBODY = 65534
 
@@ -104,7 +104,7 @@ async def test_sockets_are_created_private_and_the_umask_restored(endpoints: End
         serving = asyncio.create_task(replier.serve())
         requester = AsyncRequester(endpoints.control, timeout=10)
         with pytest.raises(RemoteError, match="unknown_op"):  # served over the private socket
-            await requester.call("ping", NoArgs)
+            await requester.call(MainOps.PING)
         requester.close()
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)

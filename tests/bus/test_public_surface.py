@@ -8,6 +8,11 @@ EXPECTED = {
     # messages
     "Accepted",
     "BackendStatus",
+    "CaptureFrame",
+    "CaptureNowArgs",
+    "CaptureNowResult",
+    "CaptureStatus",
+    "ComponentList",
     "ComponentStatus",
     "Event",
     "Heartbeat",
@@ -15,6 +20,11 @@ EXPECTED = {
     "NoArgs",
     "PingResult",
     "PortInfo",
+    # the op catalogue
+    "Op",
+    "MainOps",
+    "LauncherOps",
+    "CaptureOps",
     # codec
     "decode_args",
     "decode_event",
@@ -38,6 +48,7 @@ EXPECTED = {
     "RemoteError",
     "RuntimeDirError",
     "SetupError",
+    "TransportError",
     # the patterns
     "AsyncRequester",
     "Requester",
@@ -62,6 +73,7 @@ def test_all_is_exactly_the_expected_surface() -> None:
 def test_the_error_tree_has_one_root() -> None:
     """Every public exception is a BusError; RuntimeDirError is a SetupError."""
     errors = [bus.BusTimeout, bus.BadReply, bus.RemoteError, bus.ProtocolError, bus.OpError]
+    errors.append(bus.TransportError)
     assert all(issubclass(error, bus.BusError) for error in errors)
     assert issubclass(bus.RuntimeDirError, bus.SetupError)
     assert issubclass(bus.SetupError, bus.BusError)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bus import Accepted, ComponentStatus, Endpoints, Replier
-from bus.messages import NoArgs
+from bus.messages import ComponentList, NoArgs
+from bus.ops import LauncherOps
 from services.foundation.supervision import Child, ChildSpec
-from services.launcher.protocol import ANNOUNCE, GET_COMPONENTS, ComponentList
 from tests.fixtures.processes import REPO, MainProcess, running_main
 
 REAL_APP = "backend.app:create_app"
@@ -36,8 +36,8 @@ class FrontendProcess:
         self.child: Child | None = None
         self._replier = Replier(endpoints.launcher)
         self.components = ComponentList()  # what its get_components answers
-        self._replier.register(ANNOUNCE, ComponentStatus, self._on_announce)
-        self._replier.register(GET_COMPONENTS, NoArgs, self._on_get_components)
+        self._replier.register(LauncherOps.ANNOUNCE, self._on_announce)
+        self._replier.register(LauncherOps.GET_COMPONENTS, self._on_get_components)
         self._serving: asyncio.Task[None] | None = None
 
     async def _on_announce(self, status: ComponentStatus) -> Accepted:

@@ -12,9 +12,8 @@ import httpx
 
 from bus import BusTimeout, ComponentStatus
 from bus import endpoints as names
-from bus.messages import ComponentState
+from bus.messages import ComponentList, ComponentState
 from frontend.events import ComponentTable, EventHub
-from services.launcher.protocol import ComponentList
 from tests.fixtures.processes import MainProcess
 from tests.frontend.conftest import FrontendProcess
 

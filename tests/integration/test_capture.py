@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from bus.ops import CaptureOps
 from tests.fixtures.display import XServer
 from tests.fixtures.processes import MainProcess, running_main
 from tests.frontend.conftest import FrontendProcess
@@ -74,7 +75,7 @@ async def changing_screen(xvfb: XServer) -> AsyncIterator[None]:
 async def settle(capture: CaptureProcess) -> None:
     """Stop grabbing and wait until every kept frame is stored (nothing queued or spooled)."""
     seen = len(capture.status.events)
-    await capture.op("pause")
+    await capture.op(CaptureOps.PAUSE)
     await capture.status.wait_for(
         lambda s: (
             s.counters.uploaded + s.counters.dropped == s.counters.kept and s.spool_frames == 0

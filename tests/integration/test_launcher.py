@@ -18,7 +18,7 @@ import pytest
 
 from bus import AsyncRequester, ComponentStatus, Endpoints, StateFollower, Update
 from bus import endpoints as names
-from services.launcher.protocol import GET_STATUS
+from bus.ops import LauncherOps
 from tests.services.cli.conftest import cli_argv, cli_env, ctxbus
 
 READY_DEADLINE = 60.0
@@ -167,7 +167,7 @@ async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
         endpoints.events,
         names.COMPONENT_STATUS,
         ComponentStatus,
-        lambda: launcher.call(GET_STATUS, ComponentStatus),
+        lambda: launcher.call(LauncherOps.GET_STATUS),
     )
     # updates() is an async generator; typed as an iterator, so the cast for aclose().
     updates = cast(AsyncGenerator[Update[ComponentStatus], None], follower.updates())

@@ -23,6 +23,7 @@ from bus import AsyncRequester, Endpoints, Event, NoArgs, Proxy
 from bus import endpoints as names
 from bus.codec import decode_event
 from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
+from bus.ops import CaptureOps, Op
 from services.foundation.supervision import Child, ChildSpec
 
 E = TypeVar("E", bound=Event)
@@ -108,15 +109,13 @@ class CaptureProcess:
         self.requester = AsyncRequester(endpoints.capture, timeout=5.0)
 
     async def get_status(self) -> CaptureStatus:
-        return await self.requester.call("get_status", CaptureStatus, NoArgs())
+        return await self.requester.call(CaptureOps.GET_STATUS)
 
-    async def op(self, name: str) -> CaptureStatus:
-        return await self.requester.call(name, CaptureStatus, NoArgs())
+    async def op(self, op: Op[NoArgs, CaptureStatus]) -> CaptureStatus:
+        return await self.requester.call(op)
 
     async def capture_now(self, *, force: bool = False) -> CaptureNowResult:
-        return await self.requester.call(
-            "capture_now", CaptureNowResult, CaptureNowArgs(force=force)
-        )
+        return await self.requester.call(CaptureOps.CAPTURE_NOW, CaptureNowArgs(force=force))
 
     async def wait_status(self, predicate: Callable[[CaptureStatus], bool]) -> CaptureStatus:
         return await self.status.wait_for(predicate)

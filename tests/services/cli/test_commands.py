@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bus import ComponentStatus, Endpoints, Replier
-from bus.messages import NoArgs
-from services.launcher.protocol import GET_COMPONENTS, ComponentList
+from bus.messages import ComponentList, NoArgs
+from bus.ops import LauncherOps
 from tests.fixtures.processes import MainProcess
 from tests.services.cli.conftest import ctxbus
 
@@ -142,7 +142,7 @@ async def launcher_stand_in(endpoints: Endpoints) -> AsyncIterator[ComponentList
         return answer
 
     replier = Replier(endpoints.launcher)
-    replier.register(GET_COMPONENTS, NoArgs, get_components)
+    replier.register(LauncherOps.GET_COMPONENTS, get_components)
     serving = asyncio.ensure_future(replier.serve())
     yield answer
     serving.cancel()
