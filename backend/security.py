@@ -15,6 +15,7 @@ import hmac
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.errors import error_body
+from bus.endpoints import LOOPBACK_NAMES
 from services.foundation.backend_contract import BackendConfig
 
 OPEN_PATHS = frozenset({"/health"})
@@ -25,9 +26,7 @@ class RequestGuard:
 
     def __init__(self, app: ASGIApp, config: BackendConfig) -> None:
         self._app = app
-        self._hosts = frozenset(
-            {f"127.0.0.1:{config.port}".encode(), f"localhost:{config.port}".encode()}
-        )
+        self._hosts = frozenset({f"{name}:{config.port}".encode() for name in LOOPBACK_NAMES})
         self._authorization = f"Bearer {config.token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,14 +23,14 @@ import httpx
 import psutil
 
 from bus import BusError, Endpoints, Requester
+from bus.endpoints import LOOPBACK_HOST
 from bus.ops import MainOps
+from services.foundation.backend_contract import HEALTH_PATH
 from services.foundation.supervision import RestartPolicy
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
-HOST = "127.0.0.1"
-HEALTH_PATH = "/health"
 STOP_GRACE = 10.0  # seconds between SIGTERM to a contender and SIGKILL to all it started
 QUERY_TIMEOUT = 1.0  # seconds for one look at who serves (a /health or a get_status)
 SETTLE = 0.3  # seconds a replacement serves before the next kill (the stream shows it steady)
@@ -60,7 +60,7 @@ class Site:
 
     @property
     def health_url(self) -> str:
-        return f"http://{HOST}:{self.port}{HEALTH_PATH}"
+        return f"http://{LOOPBACK_HOST}:{self.port}{HEALTH_PATH}"
 
     def backend_argv(self) -> list[str]:
         """The standalone backend: the same app and config, on a port it binds itself."""

@@ -12,9 +12,9 @@ from pathlib import Path
 import uvicorn
 
 from backend.app import create_app
+from bus.endpoints import LOOPBACK_HOST
 from services.foundation.backend_contract import BackendConfig
 
-HOST = "127.0.0.1"
 INSTANCE = "bench-standalone"
 
 
@@ -39,7 +39,7 @@ def serve(config: BackendConfig) -> None:
     """Serve ``create_app(config)`` with the uvicorn settings ``backend.server`` uses."""
     uvicorn.run(
         create_app(config),
-        host=HOST,
+        host=LOOPBACK_HOST,
         port=config.port,
         lifespan="on",
         log_config=None,

@@ -36,9 +36,11 @@ from pathlib import Path
 
 import httpx
 
-from bench._contenders import CONTENDERS, HEALTH_PATH, HOST, Contender, Ctxbus, Site
+from bench._contenders import CONTENDERS, Contender, Ctxbus, Site
 from bench._report import write_section
 from bench._request_stream import INTERVAL, RequestStream, Sample
+from bus.endpoints import LOOPBACK_HOST
+from services.foundation.backend_contract import HEALTH_PATH
 
 KILLS = 20
 START_TIMEOUT = 60.0  # seconds for a contender to serve (and, for ctxbus, warm a standby)
@@ -118,7 +120,7 @@ class Outcome:
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind((HOST, 0))
+        sock.bind((LOOPBACK_HOST, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -180,7 +182,7 @@ def measure(contender: Contender, outcome: Outcome) -> None:
     if not wait_until(lambda: contender.ready_for_kill(None), time.monotonic() + START_TIMEOUT):
         outcome.error = f"not serving within {START_TIMEOUT:g} s"
         return
-    with RequestStream(HOST, contender.site.port, HEALTH_PATH) as stream:
+    with RequestStream(LOOPBACK_HOST, contender.site.port, HEALTH_PATH) as stream:
         time.sleep(STREAM_WARMUP)  # a baseline of good requests before the first kill
         try:
             kill_repeatedly(contender, outcome)

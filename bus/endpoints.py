@@ -31,6 +31,15 @@ CAPTURE = "capture.sock"
 LAUNCHER = "launcher.sock"
 _TCP_OFFSETS = {CONTROL: 0, EVENTS: 1, PUBLISH: 2, CAPTURE: 3, LAUNCHER: 4}
 DEFAULT_TCP_BASE_PORT = 17330
+LOOPBACK_HOST = "127.0.0.1"  # every ctxbus server binds here, and only here
+LOOPBACK_NAMES = (LOOPBACK_HOST, "localhost")  # the Host headers a loopback server accepts
+
+# -- files in the runtime dir beside the sockets ---------------------------------------------------
+MAIN_LOCK = "main.lock"  # one main per runtime dir
+MAIN_RECORDS = "processes.json"  # the backends main started (pid, create time, command line)
+LAUNCHER_LOCK = "launcher.lock"
+LAUNCHER_RECORDS = "launcher-processes.json"
+CAPTURE_LOCK = "capture.lock"  # one capture process per runtime dir (and so per spool)
 MAX_IPC_PATH = 107  # sun_path is 108 bytes on Linux, including the NUL
 
 # -- topics ----------------------------------------------------------------------------------------
@@ -54,6 +63,8 @@ EVENT_HWM = 100_000  # events queued per socket before PUB/XPUB start dropping
 # -- timeouts (seconds) ----------------------------------------------------------------------------
 REQUEST_TIMEOUT = 1.0  # one Lazy Pirate attempt
 REQUEST_RETRIES = 3  # attempts in all before BusTimeout
+OPTIONAL_PEER_TIMEOUT = 0.3  # one attempt at a peer that may well be absent (launcher, capture)
+ABSENT_PEER_TIMEOUT = 0.05  # one attempt at an ipc endpoint whose socket file is missing
 HEARTBEAT_INTERVAL = 1.0
 HEARTBEAT_LIVENESS = 3  # missed heartbeats before a subscriber says the publisher is gone
 REPLY_CACHE_TTL = 30.0  # a resent request id gets the first reply for this long
@@ -124,7 +135,7 @@ class Endpoints:
     def address(self, name: str) -> str:
         """The zmq address of endpoint ``name`` (one of the endpoint constants above)."""
         if self.transport == "tcp":
-            return f"tcp://127.0.0.1:{self.tcp_base_port + _TCP_OFFSETS[name]}"
+            return f"tcp://{LOOPBACK_HOST}:{self.tcp_base_port + _TCP_OFFSETS[name]}"
         path = str(self.runtime_dir / name)
         if len(path.encode()) > MAX_IPC_PATH:
             raise RuntimeDirError(

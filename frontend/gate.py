@@ -20,8 +20,9 @@ from urllib.parse import parse_qs
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bus.endpoints import LOOPBACK_HOST, LOOPBACK_NAMES
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 class TokenGate:
@@ -44,7 +45,7 @@ class TokenGate:
     @property
     def url(self) -> str:
         """The dashboard URL with the current one-time login token."""
-        return f"http://127.0.0.1:{self.port}/?token={self._login}"
+        return f"http://{LOOPBACK_HOST}:{self.port}/?token={self._login}"
 
     def allowed_hosts(self) -> set[str]:
         return {f"{name}:{self.port}" for name in LOOPBACK_NAMES}

@@ -16,9 +16,10 @@ from collections.abc import Generator
 import structlog
 import uvicorn
 
+from bus.endpoints import LOOPBACK_HOST
+
 log = structlog.get_logger("frontend.server")
 
-LOOPBACK = "127.0.0.1"
 BACKLOG = 128
 
 
@@ -37,7 +38,7 @@ def _listen(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((LOOPBACK, port))
+        sock.bind((LOOPBACK_HOST, port))
         sock.listen(BACKLOG)
         sock.setblocking(False)
     except OSError:

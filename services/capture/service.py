@@ -31,7 +31,6 @@ from services.foundation.supervision.lock import InstanceLock
 
 log = structlog.get_logger("capture.service")
 
-LOCK_FILE = "capture.lock"  # one capture process per runtime dir (and so per spool)
 GRAB_RETRY_MIN = 0.5  # seconds before the first retry of a failed grab
 GRAB_RETRY_MAX = 5.0
 
@@ -66,7 +65,7 @@ class CaptureService:
 
     async def run(self) -> None:
         """Serve and capture until cancelled; :class:`~bus.SetupError` if one already runs here."""
-        lock = InstanceLock(self.bus.file(LOCK_FILE), "ctxbus capture")
+        lock = InstanceLock(self.bus.file(endpoints.CAPTURE_LOCK), "ctxbus capture")
         lock.acquire()
         try:
             await self._run_locked()

@@ -16,9 +16,10 @@ from bus import (
     RemoteError,
     Requester,
 )
+from bus.endpoints import OPTIONAL_PEER_TIMEOUT
 from bus.messages import CaptureNowArgs, CaptureNowResult, CaptureStatus
 from bus.ops import CaptureOps, LauncherOps, MainOps, Op
-from services.cli.context import MAIN_NOT_RUNNING, OPTIONAL_TIMEOUT, Context
+from services.cli.context import MAIN_NOT_RUNNING, Context
 from services.foundation.config import KEYS, Value
 from services.foundation.terminal import age, styled
 
@@ -152,7 +153,7 @@ def cmd_down(ctx: Context) -> int:
 
 def _wait_main_gone(ctx: Context) -> bool:
     # A short timeout: each unanswered ping is one step of the wait.
-    probe = Requester(ctx.endpoints.control, timeout=OPTIONAL_TIMEOUT, retries=1)
+    probe = Requester(ctx.endpoints.control, timeout=OPTIONAL_PEER_TIMEOUT, retries=1)
     deadline = time.monotonic() + DOWN_DEADLINE
     while time.monotonic() < deadline:
         try:

@@ -9,11 +9,6 @@ from bus import endpoints as names
 from services.foundation.config import Config
 from services.foundation.terminal import Output
 
-REQUEST_TIMEOUT = 1.0  # per Lazy Pirate attempt, for a person waiting at a prompt
-REQUEST_RETRIES = 2
-OPTIONAL_TIMEOUT = 0.3  # for peers that may well be absent (the launcher, capture)
-ABSENT_TIMEOUT = 0.05  # one attempt at an ipc endpoint with no socket file: nobody is there
-
 MAIN_NOT_RUNNING = "main is not running (no answer on {address}); start it with `ctxbus up`"
 
 
@@ -24,18 +19,18 @@ class Context:
     out: Output
 
     def control(self) -> Requester:
-        return self.requester(names.CONTROL, REQUEST_TIMEOUT, REQUEST_RETRIES)
+        return self.requester(names.CONTROL, names.REQUEST_TIMEOUT, names.REQUEST_RETRIES)
 
     def launcher(self) -> Requester:
-        return self.requester(names.LAUNCHER, OPTIONAL_TIMEOUT, 1)
+        return self.requester(names.LAUNCHER, names.OPTIONAL_PEER_TIMEOUT, 1)
 
     def capture(self) -> Requester:
-        return self.requester(names.CAPTURE, REQUEST_TIMEOUT, REQUEST_RETRIES)
+        return self.requester(names.CAPTURE, names.REQUEST_TIMEOUT, names.REQUEST_RETRIES)
 
     def requester(self, name: str, timeout: float, retries: int) -> Requester:
         """A Lazy Pirate client for endpoint ``name``; one short attempt if nobody can be there."""
         if not self.may_listen(name):
-            timeout, retries = ABSENT_TIMEOUT, 1
+            timeout, retries = names.ABSENT_PEER_TIMEOUT, 1
         return Requester(self.endpoints.address(name), timeout=timeout, retries=retries)
 
     def may_listen(self, name: str) -> bool:

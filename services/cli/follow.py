@@ -24,8 +24,9 @@ from bus import (
     Update,
     endpoints,
 )
+from bus.endpoints import ABSENT_PEER_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT
 from bus.ops import LauncherOps, MainOps
-from services.cli.context import ABSENT_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT, Context
+from services.cli.context import Context
 from services.foundation.terminal import styled
 
 E = TypeVar("E", bound=Event)
@@ -63,7 +64,7 @@ class Follow:
             ctx.endpoints.control, timeout=REQUEST_TIMEOUT, retries=REQUEST_RETRIES
         )
         self.absent_control = AsyncRequester(
-            ctx.endpoints.control, timeout=ABSENT_TIMEOUT, retries=1
+            ctx.endpoints.control, timeout=ABSENT_PEER_TIMEOUT, retries=1
         )
         self.seen_main = False
         self.launcher = AsyncRequester(ctx.endpoints.launcher, timeout=REQUEST_TIMEOUT, retries=1)

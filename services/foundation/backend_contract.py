@@ -31,6 +31,7 @@ SERVE_LINE = b"serve\n"
 PING_LINE = b"ping\n"
 PONG_LINE = b"pong\n"
 DEFAULT_APP = "backend.app:create_app"
+HEALTH_PATH = "/health"  # main's liveness probe; answered without a token
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class BackendConfig:
     retention_bytes: int = 10 * 1024**3  # then the oldest go until images fit in this
     retention_interval: float = 300.0  # seconds between retention passes
     orphan_grace: float = 60.0  # files without a row younger than this may be another process's
+    disk_reserve_bytes: int = 4 * 1024 * 1024  # kept allocated so deletes work on a full disk
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry this config."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bus import BackendStatus, ComponentStatus
+from bus.endpoints import LOOPBACK_HOST
 from services.foundation.supervision import describe_exit
 from services.foundation.terminal import Output
 
@@ -32,7 +33,7 @@ class Report:
         self, url: str, backend: BackendStatus | None, components: Mapping[str, ComponentStatus]
     ) -> None:
         pids = {name: status.pid for name, status in components.items() if status.pid}
-        backend_url = f"http://127.0.0.1:{backend.port}" if backend is not None else None
+        backend_url = f"http://{LOOPBACK_HOST}:{backend.port}" if backend is not None else None
         if backend is not None and backend.pid:
             pids["backend"] = backend.pid
         self.out.result(

@@ -38,8 +38,6 @@ from services.launcher.specs import component_settings
 
 log = structlog.get_logger(__name__)
 
-LOCK_FILE = "launcher.lock"
-RECORDS_FILE = "launcher-processes.json"
 READY_DEADLINE = 60.0  # seconds from start until the app must be usable
 CLIENT_GRACE = 5.0  # frontend/capture: SIGTERM → this long → SIGKILL
 MAIN_GRACE = 15.0  # main stops its backend (up to 10 s) before it exits
@@ -58,7 +56,7 @@ class Launcher:
         self.report = report
         self.publisher = Publisher(bus.publish)
         self.control = AsyncRequester(bus.control)
-        self.records = ProcessRecords(bus.file(RECORDS_FILE))
+        self.records = ProcessRecords(bus.file(endpoints.LAUNCHER_RECORDS))
         self.components = {
             settings.spec.name: Component(settings, self.publish_status, self.records)
             for settings in component_settings(config)
@@ -170,7 +168,7 @@ class Launcher:
 
     async def run(self) -> int:
         """Start everything, report readiness, run until asked to stop; the exit status."""
-        lock = InstanceLock(self.bus.file(LOCK_FILE), "ctxbus launcher")
+        lock = InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher")
         lock.acquire()
         try:
             for stale in await asyncio.to_thread(self.records.end_stale):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-HEALTH_PATH = "/health"
+from services.foundation.backend_contract import HEALTH_PATH
+
 OK_STATUS_LINE = b"HTTP/1.1 200 "
 
 

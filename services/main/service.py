@@ -33,15 +33,13 @@ from bus.codec import decode_event
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.foundation.supervision.lifeline import install_from_env
 from services.main.port import bind_backend_socket
-from services.main.settings import LOCAL_HOST, MainSettings
+from services.main.settings import MainSettings
 from services.main.supervisor import BackendSupervisor
 
 log = structlog.get_logger(__name__)
 
-LOCK_FILE = "main.lock"
 FLUSH_TIMEOUT = 1.0  # seconds main waits at exit for its last events to pass the proxy
 FLUSH_PROBE_MS = 20
-RECORDS_FILE = "processes.json"
 
 
 class MainService:
@@ -57,7 +55,7 @@ class MainService:
     async def run(self) -> None:
         """Take the runtime dir, bind everything, supervise until SIGINT/SIGTERM or ``shutdown``."""
         ensure_runtime_dir(self.settings.runtime_dir)
-        lock = InstanceLock(self.endpoints.file(LOCK_FILE), "ctxbus main")
+        lock = InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main")
         lock.acquire()
         try:
             await self._run_locked()
@@ -65,10 +63,12 @@ class MainService:
             lock.release()
 
     async def _run_locked(self) -> None:
-        records = ProcessRecords(self.endpoints.file(RECORDS_FILE))
+        records = ProcessRecords(self.endpoints.file(names.MAIN_RECORDS))
         for stale in await asyncio.to_thread(records.end_stale):
             log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
-        sock = bind_backend_socket(LOCAL_HOST, self.settings.port, pinned=self.settings.port_pinned)
+        sock = bind_backend_socket(
+            names.LOOPBACK_HOST, self.settings.port, pinned=self.settings.port_pinned
+        )
         self.publisher = Publisher(self.endpoints.publish, instance=self.instance)
         self.supervisor = BackendSupervisor(
             self.settings,

@@ -1,4 +1,4 @@
-"""main's settings: one frozen object, built once at start (defaults, then config layers)."""
+"""main's settings: one frozen object, built once at start from the layered configuration."""
 
 from __future__ import annotations
 
@@ -6,34 +6,26 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
-from bus import endpoints
+from services.foundation.config import Config
 from services.foundation.supervision import RestartPolicy
 
-DEFAULT_BACKEND_PORT = 1733
-LOCAL_HOST = "127.0.0.1"
 BACKEND_APP = "backend.app:create_app"
 
 
-def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(endpoints.APP_NAME))
-
-
-def default_log_dir() -> Path:
-    return Path(platformdirs.user_log_dir(endpoints.APP_NAME))
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MainSettings:
-    """Everything main needs; see ``docs/`` for what each knob does."""
+    """Everything main needs; see ``docs/`` for what each knob does.
 
-    runtime_dir: Path = field(default_factory=endpoints.default_runtime_dir)
-    data_dir: Path = field(default_factory=default_data_dir)
-    log_dir: Path = field(default_factory=default_log_dir)
-    port: int = DEFAULT_BACKEND_PORT
-    port_pinned: bool = False  # --port N: fail instead of falling back to a free port
-    standby: bool = True  # keep a warm standby backend for instant crash recovery
+    The configured ones come from :meth:`from_config` (their defaults and checks are the
+    configuration's); the rest are tuning with defaults of their own.
+    """
+
+    runtime_dir: Path
+    data_dir: Path
+    log_dir: Path
+    port: int
+    port_pinned: bool  # a configured port: fail instead of falling back to a free port
+    standby: bool  # keep a warm standby backend for instant crash recovery
     start_timeout: float = 30.0
     health_interval: float = 2.0
     health_timeout: float = 1.0
@@ -43,3 +35,16 @@ class MainSettings:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     backend_app: str = BACKEND_APP
     python: str = sys.executable
+
+    @classmethod
+    def from_config(cls, config: Config, backend_app: str | None = None) -> MainSettings:
+        """main's keys and the directories of ``config``; a ``main.port`` that was set is pinned."""
+        return cls(
+            runtime_dir=config.runtime_dir,
+            data_dir=config.data_dir,
+            log_dir=config.log_dir,
+            port=config.main.port,
+            port_pinned=config.is_set("main.port"),
+            standby=config.main.standby,
+            backend_app=backend_app or BACKEND_APP,
+        )
