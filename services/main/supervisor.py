@@ -20,12 +20,14 @@ from dataclasses import dataclass
 import structlog
 
 from bus import OpError
+from bus.endpoints import LOOPBACK_HOST
 from bus.messages import BackendState, BackendStatus
 from services.foundation.backend_contract import BackendConfig, Role
 from services.foundation.supervision import Backoff, ProcessRecords, describe_exit, is_permanent
 from services.main.backend_process import BackendProcess
+from services.main.decisions import GiveUp, Misses, after_crash, exit_kind, restart_plan
 from services.main.health import HealthProbe
-from services.main.settings import LOCAL_HOST, MainSettings
+from services.main.settings import MainSettings
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +78,7 @@ class BackendSupervisor:
         self.settings = settings
         self.sock = sock
         self.port: int = sock.getsockname()[1]
-        self.base_url = f"http://{LOCAL_HOST}:{self.port}"
+        self.base_url = f"http://{LOOPBACK_HOST}:{self.port}"
         self.token = token
         self.instance = instance
         self.active: BackendProcess | None = None
@@ -91,7 +93,7 @@ class BackendSupervisor:
         self._kill_reasons: dict[int, str] = {}
         self._retiring: set[asyncio.Future[int]] = set()
         self._watchers: set[asyncio.Future[None]] = set()
-        self._health = HealthProbe(LOCAL_HOST, self.port, settings.health_timeout)
+        self._health = HealthProbe(LOOPBACK_HOST, self.port, settings.health_timeout)
         self._ended = asyncio.Event()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -161,11 +163,11 @@ class BackendSupervisor:
 
     async def handle_restart(self) -> None:
         """Planned restart: bring up a replacement, then retire the old one gracefully."""
-        if self.state in ("stopped", "error"):
+        plan = restart_plan(self.state, replacing=self.incoming is not None)
+        if plan == "start":
             await self.handle_start()
+        if plan != "replace":
             return
-        if self.incoming is not None:
-            return  # a replacement is already on its way
         self._backoff.reset()
         self.restarts += 1
         await self._bring_up()
@@ -198,39 +200,33 @@ class BackendSupervisor:
                 self._records.remove(proc.pid)
 
     async def _after_exit(self, proc: BackendProcess, code: int) -> None:
-        if proc is self.standby:
+        kind = exit_kind(proc, active=self.active, incoming=self.incoming, standby=self.standby)
+        if kind == "standby":
             self.standby = None
             uptime = proc.child.uptime if proc.serving else None
             self._schedule(self._standby_backoff.on_exit(time.monotonic(), uptime), "standby")
             log.warning("standby_exited", backend_pid=proc.pid, exit=describe_exit(code))
             return
-        if proc is not self.active and proc is not self.incoming:
-            return  # retired or stopped on purpose
+        if kind == "retired":
+            return
         uptime = proc.uptime if proc is self.active else None
         self.active = None if proc is self.active else self.active
         self.incoming = None if proc is self.incoming else self.incoming
         reason = self._kill_reasons.pop(proc.pid, None) or f"crashed ({describe_exit(code)})"
-        if is_permanent(code):
-            await self._give_up(proc, code, "the backend cannot run as configured")
-            return
-        delay = self._backoff.on_exit(time.monotonic(), uptime)
-        if delay is None:
-            crashes = self.settings.restart.max_crashes
-            window = self.settings.restart.crash_window
-            await self._give_up(
-                proc,
-                code,
-                f"the backend crashed more than {crashes} times in {window:g} s; last: {reason}",
-            )
+        delay = None if is_permanent(code) else self._backoff.on_exit(time.monotonic(), uptime)
+        decision = after_crash(code, delay, reason, self.settings.restart)
+        if isinstance(decision, GiveUp):
+            await self._give_up(proc, code, decision.headline)
             return
         self.restarts += 1
         self.state = "starting"
-        if delay == 0:
+        if decision.delay == 0:
             await self._bring_up()
         else:
-            self._schedule(delay, "take_over")
-            reason += f"; restarting in {delay:.2f} s"
-        await self._set("starting", reason=reason, exit_code=code, pid=self._pid_of(self.incoming))
+            self._schedule(decision.delay, "take_over")
+        await self._set(
+            "starting", reason=decision.reason, exit_code=code, pid=self._pid_of(self.incoming)
+        )
 
     def handle_unresponsive(self, proc: BackendProcess) -> None:
         if proc is self.active or proc is self.standby:
@@ -384,7 +380,7 @@ class BackendSupervisor:
         port is served. The ping says whose event loop is alive. A process that misses enough
         in a row (no pong, or for the backend also no /health) is killed and replaced.
         """
-        misses: dict[int, int] = {}
+        misses = Misses(self.settings.health_misses)
         while True:
             await asyncio.sleep(self.settings.health_interval)  # the probes' period, not a wait
             http_ok = self.state != "running" or await self._health.check()
@@ -392,8 +388,7 @@ class BackendSupervisor:
                 if proc is None or not proc.serving or proc is self.incoming:
                     continue
                 healthy = proc.answered_last_ping() and (proc is not self.active or http_ok)
-                misses[proc.pid] = 0 if healthy else misses.get(proc.pid, 0) + 1
+                unresponsive = misses.record(proc.pid, healthy)
                 proc.ping()
-                if misses[proc.pid] >= self.settings.health_misses:
-                    misses[proc.pid] = 0
+                if unresponsive:
                     self.enqueue(Unresponsive(proc))
