@@ -160,6 +160,7 @@ class CaptureStatus(Event, kw_only=True):
     last_error: str | None = None
     spool_bytes: int = 0
     spool_frames: int = 0
+    disk_full: bool = False  # a full disk (the backend's or the spool's) holds frames back
 
 
 class CaptureFrame(Event, kw_only=True):
