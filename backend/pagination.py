@@ -32,7 +32,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
         version, at_hex, capture_id = raw.split("|")
         captured_at = float.fromhex(at_hex)
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, OverflowError, binascii.Error, UnicodeError) as exc:
         raise _bad_cursor() from exc
     if version != CURSOR_VERSION or not math.isfinite(captured_at) or not is_capture_id(capture_id):
         raise _bad_cursor()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import io
 import sqlite3
 from functools import partial
@@ -25,7 +27,7 @@ from backend.migrations import (
     migrate,
     schema_version,
 )
-from backend.pagination import decode_cursor, encode_cursor
+from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from backend.webp import check_webp, webp_size
 
 
@@ -78,6 +80,28 @@ def test_webp_framing_checked() -> None:
     frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:])
     with pytest.raises(InvalidImage, match="animated"):
         check_webp(out.getvalue())
+
+
+@given(st.text(max_size=130))
+def test_any_cursor_decodes_or_is_a_bad_request(cursor: str) -> None:
+    """Any string as a cursor either decodes or raises BadRequest, never another error."""
+    with contextlib.suppress(BadRequest):
+        decode_cursor(cursor)
+
+
+@given(st.text(max_size=90))
+def test_any_cursor_payload_decodes_or_is_a_bad_request(payload: str) -> None:
+    """Any text inside the base64 (huge floats too) decodes or raises BadRequest."""
+    cursor = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    with contextlib.suppress(BadRequest):
+        decode_cursor(cursor[:MAX_CURSOR_CHARS])
+
+
+def test_huge_float_cursor_refused() -> None:
+    """A cursor whose float overflows is a BadRequest, not an OverflowError."""
+    raw = f"1|0x1.0p+99999|{new_capture_id()}".encode()
+    with pytest.raises(BadRequest, match="cursor"):
+        decode_cursor(base64.urlsafe_b64encode(raw).decode())
 
 
 def test_foreign_cursor_refused() -> None:
