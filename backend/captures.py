@@ -11,6 +11,7 @@ different image. Every route needs ``Authorization: Bearer <token>``; errors are
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from functools import partial
 from typing import Annotated, Any
 
@@ -21,12 +22,12 @@ from fastapi.responses import JSONResponse
 from backend.catalog import (
     Capture,
     PageQuery,
-    delete_capture,
+    delete_one,
     get_capture,
     list_captures,
     record_thumbnail,
 )
-from backend.errors import BadRequest, NotFound
+from backend.errors import ApiError, BadRequest, NotFound, StorageDamaged
 from backend.ids import is_capture_id
 from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbnail
 from backend.ingest import Upload, ingest
@@ -41,7 +42,7 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 500
 IMMUTABLE = "private, max-age=31536000, immutable"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 500, 503, 507)
 }
 _UPLOAD_BODY = {
     "requestBody": {
@@ -134,38 +135,37 @@ async def read_capture(request: Request, capture_id: CaptureId) -> CaptureOut:
 
 @router.get("/{capture_id}/image", response_class=Response)
 async def read_image(request: Request, capture_id: CaptureId) -> Response:
-    """The stored image, as uploaded."""
+    """The stored image, as uploaded (checked against its stored size and SHA-256)."""
     backend = get_backend(request)
     capture = await _find(backend, capture_id)
-    path = backend.store.image_path(capture.id, capture.content_type)
-    data = await asyncio.to_thread(backend.store.read, path)
-    if data is None:
-        raise _not_found(capture_id)
+    data = await asyncio.to_thread(_read_intact, backend, capture)
     return _immutable(data, capture.content_type, capture.sha256)
 
 
 @router.get("/{capture_id}/thumbnail", response_class=Response)
 async def read_thumbnail(request: Request, capture_id: CaptureId) -> Response:
-    """A small WebP of the capture, made on first request and kept on disk."""
+    """A small WebP of the capture, made on first request and kept on disk (when there is room)."""
     backend = get_backend(request)
     capture = await _find(backend, capture_id)
     path = backend.store.thumbnail_path(capture.id)
-    data = await asyncio.to_thread(backend.store.read, path)
-    if data is None:
-        data = await asyncio.to_thread(_build_thumbnail, backend, capture)
-        await backend.db.write(partial(record_thumbnail, capture_id=capture.id, size=len(data)))
+    cached = await asyncio.to_thread(backend.store.read, path)
+    if cached is not None:
+        return _immutable(cached, "image/webp", capture.sha256)
+    data, kept = await asyncio.to_thread(_build_thumbnail, backend, capture)
+    if kept:
+        await _record_thumbnail(backend, capture, len(data))
     return _immutable(data, "image/webp", capture.sha256)
 
 
 @router.delete("/{capture_id}", status_code=204, response_class=Response)
 async def remove_capture(request: Request, capture_id: CaptureId) -> Response:
-    """Delete a capture, its image and its thumbnail."""
+    """Delete a capture, its image and its thumbnail; works on a full disk too."""
     backend = get_backend(request)
     _check_id(capture_id)
-    deleted = await backend.db.write(partial(delete_capture, capture_id=capture_id))
-    if deleted is None:
+    deleted = await backend.deleter.delete(partial(delete_one, capture_id=capture_id))
+    if not deleted:
         raise _not_found(capture_id)
-    await asyncio.to_thread(backend.store.remove, deleted.id, deleted.content_type)
+    await asyncio.to_thread(backend.reserve.ensure)
     return Response(status_code=204)
 
 
@@ -177,14 +177,46 @@ async def _find(backend: Backend, capture_id: str) -> Capture:
     return capture
 
 
-def _build_thumbnail(backend: Backend, capture: Capture) -> bytes:
-    source = backend.store.read(backend.store.image_path(capture.id, capture.content_type))
-    if source is None:
+def _read_intact(backend: Backend, capture: Capture) -> bytes:
+    """The capture's image bytes; 404 if the file is gone, 500 if it is not what was stored."""
+    data = backend.store.read(backend.store.image_path(capture.id, capture.content_type))
+    if data is None:
         raise _not_found(capture.id)
-    data = make_thumbnail(source)
-    backend.store.write(backend.store.thumbnail_path(capture.id), data)
-    log.info("thumbnail.generated", id=capture.id, bytes=len(data))
+    if len(data) != capture.bytes:
+        raise _damaged(capture, f"{len(data)} bytes on disk, {capture.bytes} stored")
+    if hashlib.sha256(data).hexdigest() != capture.sha256:
+        raise _damaged(capture, "its SHA-256 differs from the one stored")
     return data
+
+
+def _build_thumbnail(backend: Backend, capture: Capture) -> tuple[bytes, bool]:
+    """A fresh thumbnail, and whether it was kept on disk (not on a full disk)."""
+    data = make_thumbnail(_read_intact(backend, capture))
+    try:
+        backend.store.write(backend.store.thumbnail_path(capture.id), data)
+    except OSError as exc:
+        log.warning("thumbnail_not_cached", id=capture.id, error=str(exc))
+        return data, False
+    log.info("thumbnail_generated", id=capture.id, bytes=len(data))
+    return data, True
+
+
+async def _record_thumbnail(backend: Backend, capture: Capture, size: int) -> None:
+    """Count a cached thumbnail; if that cannot be written, drop the file and serve anyway."""
+    try:
+        await backend.db.write(partial(record_thumbnail, capture_id=capture.id, size=size))
+    except ApiError as exc:
+        log.warning("thumbnail_not_counted", id=capture.id, error=exc.message)
+        await asyncio.to_thread(backend.store.thumbnail_path(capture.id).unlink, missing_ok=True)
+
+
+def _damaged(capture: Capture, how: str) -> StorageDamaged:
+    log.error("image_damaged", id=capture.id, problem=how)
+    return StorageDamaged(
+        "storage_damaged",
+        f"the stored image of capture {capture.id} is damaged ({how}); delete the capture "
+        f"(DELETE /api/captures/{capture.id}) and check the data dir's disk",
+    )
 
 
 def _immutable(data: bytes, media_type: str, digest: str) -> Response:

@@ -1,16 +1,22 @@
-"""The capture catalog: SQL for the ``captures`` table. Every function takes a connection that is
-already inside a transaction (see :class:`backend.database.Database`) and is blocking.
+"""The capture catalog: SQL for the ``captures`` table and its ``deletions`` journal. Every
+function takes a connection that is already inside a transaction (see
+:class:`backend.database.Database`) and is blocking.
+
+Deleting a capture row journals its id (a trigger, schema v3) until :func:`forget_deletions` is
+called once its files are gone.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 
 COLUMNS = (
     "id, idempotency_key, captured_at, monitor, width, height, content_type, bytes, sha256, "
     "created_at"
 )
+INSERT = f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+RESTORED_KEY_PREFIX = "restored:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +65,7 @@ class PageQuery:
 def insert_capture(conn: sqlite3.Connection, capture: Capture) -> Inserted:
     """Insert ``capture``, or return the row that already holds its idempotency key."""
     try:
-        conn.execute(
-            f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            astuple(capture),
-        )
+        conn.execute(INSERT, astuple(capture))
     except sqlite3.IntegrityError:
         existing = find_by_key(conn, capture.idempotency_key)
         if existing is None:
@@ -107,6 +110,12 @@ def delete_capture(conn: sqlite3.Connection, capture_id: str) -> Capture | None:
     )
 
 
+def delete_one(conn: sqlite3.Connection, capture_id: str) -> list[Capture]:
+    """Delete one capture's row; returns it in a list (empty if there was none)."""
+    deleted = delete_capture(conn, capture_id)
+    return [] if deleted is None else [deleted]
+
+
 def delete_older_than(conn: sqlite3.Connection, cutoff: float, limit: int) -> list[Capture]:
     """Delete up to ``limit`` of the oldest captures taken before ``cutoff``."""
     sql = (
@@ -133,6 +142,33 @@ def delete_over_budget(conn: sqlite3.Connection, max_bytes: int, limit: int) -> 
     return _all(
         conn.execute(f"DELETE FROM captures WHERE id IN ({marks}) RETURNING {COLUMNS}", chosen)
     )
+
+
+def restore_capture(conn: sqlite3.Connection, capture: Capture) -> bool:
+    """Insert a row rebuilt from an image file unless its id is known or journaled as deleted;
+    a key already taken is replaced by ``restored:<id>``. Returns whether it was inserted."""
+    if get_capture(conn, capture.id) is not None or _journaled(conn, capture.id):
+        return False
+    if find_by_key(conn, capture.idempotency_key) is not None:
+        capture = replace(capture, idempotency_key=RESTORED_KEY_PREFIX + capture.id)
+    conn.execute(INSERT, astuple(capture))
+    return True
+
+
+def journaled_deletions(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` deleted captures whose files may remain: ``(id, content_type)``."""
+    sql = "SELECT id, content_type FROM deletions ORDER BY id LIMIT ?"
+    return [(capture_id, kind) for capture_id, kind in conn.execute(sql, (limit,))]
+
+
+def forget_deletions(conn: sqlite3.Connection, capture_ids: list[str]) -> None:
+    """Drop journaled deletions whose files are gone."""
+    conn.executemany("DELETE FROM deletions WHERE id = ?", [(i,) for i in capture_ids])
+
+
+def _journaled(conn: sqlite3.Connection, capture_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM deletions WHERE id = ?", (capture_id,)).fetchone()
+    return row is not None
 
 
 def record_thumbnail(conn: sqlite3.Connection, capture_id: str, size: int) -> None:

@@ -10,7 +10,15 @@
      ├── PayloadTooLarge          413  body over the upload limit
      ├── UnsupportedMediaType     415  Content-Type is not an accepted image type
      ├── InvalidImage             422  body is not a valid image as declared
-     └── ServiceUnavailable       503  the database is busy or failing; retry
+     ├── StorageDamaged           500  ``storage_damaged``: the stored file is not what was
+     │                                 stored (cut short or changed); never cached
+     ├── ServiceUnavailable       503  the database is busy or failing (``database_error``), or
+     │                                 damaged (``database_damaged``); retry
+     └── InsufficientStorage      507  ``disk_full``: the data dir's disk is full; the error
+                                       carries ``free_bytes``
+
+Some errors carry fields beside ``code`` and ``message`` (:attr:`ApiError.extra`), e.g.
+``{"error": {"code": "disk_full", "message": ..., "free_bytes": 4096}}``.
 
 Foreign errors (FastAPI validation, Starlette's HTTP errors, anything unexpected) are mapped to the
 same shape at the boundary by :func:`install_error_handlers`.
@@ -34,10 +42,11 @@ class ApiError(Exception):
 
     status = 500
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **extra: int | str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra = extra
 
 
 class BadRequest(ApiError):
@@ -68,18 +77,38 @@ class InvalidImage(ApiError):
     status = 422
 
 
+class StorageDamaged(ApiError):
+    status = 500
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
 
-def error_body(code: str, message: str) -> bytes:
+class InsufficientStorage(ApiError):
+    status = 507
+
+
+def disk_full(free_bytes: int, what: str) -> InsufficientStorage:
+    """The 507 for a write that found the data dir's disk full."""
+    return InsufficientStorage(
+        "disk_full",
+        f"the disk of the backend's data dir is full ({free_bytes} bytes free), so {what} "
+        "failed; delete captures (DELETE /api/captures/{id} works on a full disk), lower "
+        "CTXBUS_BACKEND_RETENTION_BYTES or free disk space, then retry",
+        free_bytes=free_bytes,
+    )
+
+
+def error_body(code: str, message: str, **extra: int | str) -> bytes:
     """The JSON bytes of an error response."""
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
+    return json.dumps({"error": {"code": code, "message": message, **extra}}).encode()
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(status: int, code: str, message: str, **extra: int | str) -> Response:
     """An error response with the house JSON shape."""
-    return Response(error_body(code, message), status_code=status, media_type="application/json")
+    body = error_body(code, message, **extra)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,7 +121,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    response = error_response(exc.status, exc.code, exc.message)
+    response = error_response(exc.status, exc.code, exc.message, **exc.extra)
+    response.headers["Cache-Control"] = "no-store"
     if isinstance(exc, ServiceUnavailable):
         response.headers["Retry-After"] = "1"
     return response
@@ -124,6 +154,6 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("request.failed", method=request.method, path=request.url.path, exc_info=exc)
+    log.error("request_failed", method=request.method, path=request.url.path, exc_info=exc)
     message = "the backend failed on this request; the backend log has the details"
     return error_response(500, "internal_error", message)

@@ -2,12 +2,30 @@
 
 Cheap (one single-row query and a statfs) and bounded: a database that does not answer within
 :data:`CHECK_TIMEOUT_S` counts as not ok instead of stalling the probe. No paths, no token.
+
+The answer (:class:`backend.schemas.Health`)::
+
+    {"status": "ok" | "degraded",
+     "reason": null | "database: <what is wrong>; storage: <...>; retention: <...>",
+     "service": "ctxbus-backend", "version", "pid", "instance", "uptime_s",
+     "components": {
+        "database": {"ok": bool, "error": null | "<what is wrong>"},
+        "storage": {"ok", "captures", "bytes", "free_bytes"},
+        "retention": {"ok", "max_age_days", "max_bytes", "last_run_at", "last_removed",
+                      "removed_total"}}}
+
+``status`` is ``degraded`` when a component is not ok, and ``reason`` then names each such
+component and its problem. The database is not ok when it does not answer, or when it is
+damaged: found by reading every table at start, ``PRAGMA quick_check`` right after start (off the
+event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
+:data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
@@ -19,10 +37,12 @@ from backend.runtime import Backend, get_backend
 from backend.schemas import Components, DatabaseHealth, Health, RetentionHealth, StorageHealth
 
 CHECK_TIMEOUT_S = 0.5
+RECHECK_S = 30.0
 LOW_DISK_BYTES = 256 * 1024 * 1024
 SERVICE: Final = "ctxbus-backend"
 
 router = APIRouter(tags=["health"])
+_checks: set[asyncio.Task[str | None]] = set()  # re-checks still running past the timeout
 
 
 def _package_version() -> str:
@@ -42,7 +62,7 @@ async def health(request: Request) -> Health:
     found = await _totals(backend)
     free = await _free_bytes(backend)
     components = Components(
-        database=DatabaseHealth(ok=found is not None),
+        database=await _database(backend, answered=found is not None),
         storage=StorageHealth(
             ok=free >= LOW_DISK_BYTES,
             captures=found.captures if found else 0,
@@ -51,9 +71,10 @@ async def health(request: Request) -> Health:
         ),
         retention=_retention(backend),
     )
-    healthy = components.database.ok and components.storage.ok and components.retention.ok
+    reason = _reason(components)
     return Health(
-        status="ok" if healthy else "degraded",
+        status="ok" if reason is None else "degraded",
+        reason=reason,
         service=SERVICE,
         version=VERSION,
         pid=os.getpid(),
@@ -61,6 +82,39 @@ async def health(request: Request) -> Health:
         uptime_s=round(backend.uptime_s, 3),
         components=components,
     )
+
+
+async def _database(backend: Backend, answered: bool) -> DatabaseHealth:
+    db = backend.db
+    if db.problem is not None and (
+        db.checked_at is None or time.monotonic() - db.checked_at > RECHECK_S
+    ):
+        await _recheck(backend)
+    if db.problem is not None:
+        return DatabaseHealth(ok=False, error=f"damaged: {db.problem}")
+    if not answered:
+        return DatabaseHealth(ok=False, error="it did not answer a one-row query in time")
+    return DatabaseHealth(ok=True)
+
+
+async def _recheck(backend: Backend) -> None:
+    """Run ``PRAGMA quick_check`` again, bounded: a slow check finishes in its thread."""
+    check = asyncio.create_task(asyncio.to_thread(backend.db.check_integrity))
+    _checks.add(check)
+    check.add_done_callback(_checks.discard)
+    await asyncio.wait({check}, timeout=CHECK_TIMEOUT_S)
+
+
+def _reason(components: Components) -> str | None:
+    problems: list[str] = []
+    if not components.database.ok:
+        problems.append(f"database: {components.database.error}")
+    if not components.storage.ok:
+        free_mb = components.storage.free_bytes / 1024**2
+        problems.append(f"storage: {free_mb:.1f} MB free, under {LOW_DISK_BYTES // 1024**2} MB")
+    if not components.retention.ok:
+        problems.append(f"retention: the last pass failed ({components.retention.error})")
+    return "; ".join(problems) or None
 
 
 async def _totals(backend: Backend) -> Totals | None:
@@ -84,6 +138,7 @@ def _retention(backend: Backend) -> RetentionHealth:
     policy = backend.maintenance.policy
     return RetentionHealth(
         ok=stats.last_error is None,
+        error=stats.last_error,
         max_age_days=backend.config.retention_days,
         max_bytes=policy.max_bytes,
         last_run_at=stats.last_run_at,

@@ -28,6 +28,14 @@ def is_capture_id(text: str) -> bool:
     return _ID_PATTERN.fullmatch(text) is not None
 
 
+def id_time(capture_id: str) -> float:
+    """The unix time (seconds) a capture id encodes: when the backend stored it."""
+    ms = 0
+    for char in capture_id[:10]:
+        ms = ms * 32 + ALPHABET.index(char)
+    return ms / 1000
+
+
 def shard_of(capture_id: str) -> str:
     """The directory name a capture's files are stored under."""
     return capture_id[:SHARD_CHARS]

@@ -11,15 +11,18 @@ import hashlib
 import time
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import structlog
 
 from backend.catalog import Capture, find_by_key, insert_capture
 from backend.database import DatabaseUnavailable
-from backend.errors import Conflict, ServiceUnavailable
+from backend.errors import Conflict, InsufficientStorage, ServiceUnavailable, disk_full
 from backend.ids import new_capture_id
 from backend.images import DeclaredImage, check_image, check_pixels
+from backend.recovery import upload_tag
 from backend.runtime import Backend
+from backend.storage import is_disk_full
 
 log = structlog.get_logger(__name__)
 
@@ -47,18 +50,10 @@ async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
     )
     capture = _new_capture(upload, digest)
     path = backend.store.image_path(capture.id, capture.content_type)
-    try:
-        await asyncio.to_thread(backend.store.write, path, upload.body)
-    except OSError as exc:
-        log.warning("capture.write_failed", error=str(exc))
-        raise ServiceUnavailable(
-            "storage_failed",
-            f"the backend could not write the image ({exc.strerror or exc}); free disk space "
-            "or lower CTXBUS_BACKEND_RETENTION_BYTES, then retry",
-        ) from exc
+    await _write_file(backend, upload, path)
     try:
         inserted = await backend.db.write(partial(insert_capture, capture=capture))
-    except DatabaseUnavailable:
+    except (DatabaseUnavailable, InsufficientStorage):
         path.unlink(missing_ok=True)  # the row was not committed; nothing refers to the file
         raise
     if not inserted.created:
@@ -67,8 +62,27 @@ async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
         return inserted.capture, False
     if inserted.totals.bytes > backend.maintenance.policy.max_bytes:
         backend.maintenance.wake()
-    log.debug("capture.stored", id=capture.id, bytes=capture.bytes)
+    log.debug("capture_stored", id=capture.id, bytes=capture.bytes)
     return capture, True
+
+
+async def _write_file(backend: Backend, upload: Upload, path: Path) -> None:
+    """Write the image, tagged with its upload's metadata; 507 when the disk is full."""
+    if not await asyncio.to_thread(backend.reserve.has_room, len(upload.body)):
+        raise disk_full(await asyncio.to_thread(backend.reserve.free_bytes), "storing the image")
+    tag = upload_tag(upload.key, upload.captured_at, upload.monitor)
+    try:
+        await asyncio.to_thread(backend.store.write, path, upload.body, tag)
+    except OSError as exc:
+        log.warning("capture_write_failed", error=str(exc))
+        if is_disk_full(exc):
+            free = await asyncio.to_thread(backend.reserve.free_bytes)
+            raise disk_full(free, "storing the image") from exc
+        raise ServiceUnavailable(
+            "storage_failed",
+            f"the backend could not write the image ({exc.strerror or exc}); check that the "
+            "data dir is writable, then retry",
+        ) from exc
 
 
 def _new_capture(upload: Upload, digest: str) -> Capture:

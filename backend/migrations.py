@@ -70,7 +70,26 @@ _V2 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: a journal of deletions (issue 11). Deleting a row journals its id in the same transaction;
+# the journal row goes once the files are gone. The start-up sweep finishes what a crash left
+# half-done and removes only journaled files: a file the catalog lacks is never deleted for that.
+_V3 = (
+    """
+    CREATE TABLE deletions (
+        id TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        deleted_at REAL NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE TRIGGER captures_journal_delete AFTER DELETE ON captures BEGIN
+        INSERT OR REPLACE INTO deletions (id, content_type, deleted_at)
+            VALUES (OLD.id, OLD.content_type, (julianday('now') - 2440587.5) * 86400.0);
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

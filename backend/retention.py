@@ -1,21 +1,20 @@
 """Retention: captures older than N days go, then the oldest until the images fit in M bytes.
 
-Rows are deleted first (in small transactions, so uploads interleave), then their files; a crash
-in between leaves files without rows, which the next start sweeps away. Several processes may
-enforce at once: each removes only the files of rows its own ``DELETE`` returned.
+Rows are deleted first (in small transactions, so uploads interleave; each delete journals its
+ids), then their files, then the journal entries; a crash in between leaves journaled files,
+which the next start's sweep removes. Several processes may enforce at once: each removes only
+the files of rows its own ``DELETE`` returned. See :class:`backend.deletion.Deleter`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from sqlite3 import Connection
 
 from backend.catalog import Capture, delete_older_than, delete_over_budget
-from backend.database import Database
-from backend.storage import ImageStore
+from backend.deletion import Deleter
 from services.foundation.backend_contract import BackendConfig
 
 RETENTION_BATCH = 500
@@ -51,27 +50,19 @@ class RetentionResult:
 
 
 async def enforce_retention(
-    db: Database, store: ImageStore, policy: RetentionPolicy, now: float
+    deleter: Deleter, policy: RetentionPolicy, now: float
 ) -> RetentionResult:
     """Apply ``policy`` as of ``now`` (unix seconds)."""
     cutoff = now - policy.max_age_s
-    aged = await _drain(db, store, partial(delete_older_than, cutoff=cutoff, limit=policy.batch))
+    aged = await _drain(deleter, partial(delete_older_than, cutoff=cutoff, limit=policy.batch))
     budget = partial(delete_over_budget, max_bytes=policy.max_bytes, limit=policy.batch)
-    oversize = await _drain(db, store, budget)
+    oversize = await _drain(deleter, budget)
     freed = sum(capture.bytes for capture in (*aged, *oversize))
     return RetentionResult(by_age=len(aged), by_size=len(oversize), bytes_freed=freed)
 
 
-async def _drain(
-    db: Database, store: ImageStore, delete: Callable[[Connection], list[Capture]]
-) -> list[Capture]:
+async def _drain(deleter: Deleter, delete: Callable[[Connection], list[Capture]]) -> list[Capture]:
     removed: list[Capture] = []
-    while batch := await db.write(delete):
-        await asyncio.to_thread(_remove_files, store, batch)
+    while batch := await deleter.delete(delete):
         removed.extend(batch)
     return removed
-
-
-def _remove_files(store: ImageStore, captures: list[Capture]) -> None:
-    for capture in captures:
-        store.remove(capture.id, capture.content_type)

@@ -1,4 +1,5 @@
-"""What a running backend app holds: its config, database, image store and maintenance task.
+"""What a running backend app holds: its config, database, image store, disk reserve and
+maintenance task.
 
 :func:`open_backend` is the app's lifespan body; :func:`get_backend` is how routes reach it.
 """
@@ -16,7 +17,9 @@ import structlog
 from starlette.requests import Request
 
 from backend.database import Database
+from backend.deletion import Deleter
 from backend.maintenance import Maintenance
+from backend.reserve import DiskReserve
 from backend.storage import ImageStore
 from services.foundation.backend_contract import BackendConfig
 
@@ -32,6 +35,12 @@ class Backend:
     store: ImageStore
     maintenance: Maintenance
     started_at: float  # time.monotonic() at startup
+    deleter: Deleter
+
+    @property
+    def reserve(self) -> DiskReserve:
+        """The disk space kept so deletes work on a full disk."""
+        return self.deleter.reserve
 
     @property
     def uptime_s(self) -> float:
@@ -41,19 +50,21 @@ class Backend:
 
 @asynccontextmanager
 async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
-    """Open the database (migrating it), start maintenance; undo both on exit."""
+    """Open the database (migrating it), hold the disk reserve, start maintenance; undo on exit."""
     db = await asyncio.to_thread(Database.open, config.data_dir)
     store = ImageStore(config.data_dir)
-    maintenance = Maintenance(config, db, store)
+    deleter = Deleter(db, store, DiskReserve(config.data_dir, config.disk_reserve_bytes))
+    await asyncio.to_thread(deleter.reserve.ensure)
+    maintenance = Maintenance(config, deleter)
     task = asyncio.create_task(maintenance.run(), name="backend-maintenance")
-    log.info("backend.started", instance=config.instance)
+    log.info("backend_started", instance=config.instance)
     try:
-        yield Backend(config, db, store, maintenance, time.monotonic())
+        yield Backend(config, db, store, maintenance, time.monotonic(), deleter)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await asyncio.to_thread(db.close)
-        log.info("backend.stopped")
+        log.info("backend_stopped")
 
 
 def get_backend(request: Request) -> Backend:

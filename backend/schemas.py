@@ -49,6 +49,7 @@ class ErrorDetail(BaseModel):
 
     code: str
     message: str
+    free_bytes: int | None = None  # only with code ``disk_full``
 
 
 class ErrorOut(BaseModel):
@@ -59,6 +60,7 @@ class ErrorOut(BaseModel):
 
 class DatabaseHealth(BaseModel):
     ok: bool
+    error: str | None = None  # what is wrong when not ok: damage found, or no answer
 
 
 class StorageHealth(BaseModel):
@@ -70,6 +72,7 @@ class StorageHealth(BaseModel):
 
 class RetentionHealth(BaseModel):
     ok: bool
+    error: str | None = None  # why the last pass failed
     max_age_days: float
     max_bytes: int
     last_run_at: float | None
@@ -87,6 +90,7 @@ class Health(BaseModel):
     """``GET /health``: liveness and component state, nothing sensitive."""
 
     status: Literal["ok", "degraded"]
+    reason: str | None = None  # when degraded: which components are not ok, and why
     service: Literal["ctxbus-backend"]
     version: str
     pid: int

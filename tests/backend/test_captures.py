@@ -139,3 +139,20 @@ async def test_openapi_documents_the_upload(running: Running) -> None:
     assert {"captured_at", "monitor", "width", "height", "Idempotency-Key"} <= names
     assert set(post["requestBody"]["content"]) == {"image/webp", "image/png", "image/jpeg"}
     assert {"200", "201", "409", "413", "422"} <= set(post["responses"])
+
+
+async def test_damaged_image_is_an_error_never_cached(running: Running) -> None:
+    """A stored image cut short or changed is a 500 storage_damaged without cache headers."""
+    record = (await upload(running.client, "cut", fmt="PNG")).json()
+    path = running.backend.store.image_path(record["id"], record["content_type"])
+    original = path.read_bytes()
+    for damaged in (original[:40], original[:-1] + bytes([original[-1] ^ 1])):
+        path.write_bytes(damaged)
+        for url in (record["image_url"], record["thumbnail_url"]):
+            response = await running.client.get(url)
+            assert response.status_code == 500, response.text
+            assert response.json()["error"]["code"] == "storage_damaged"
+            assert "immutable" not in response.headers.get("cache-control", "")
+            assert "etag" not in response.headers
+    path.write_bytes(original)
+    assert (await running.client.get(record["image_url"])).content == original

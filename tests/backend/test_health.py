@@ -19,7 +19,8 @@ async def test_health_shape_without_token(running: Running) -> None:
     assert body["uptime_s"] >= 0
     assert isinstance(body["version"], str)
     components = body["components"]
-    assert components["database"] == {"ok": True}
+    assert body["reason"] is None
+    assert components["database"] == {"ok": True, "error": None}
     assert components["storage"]["captures"] == 0
     assert components["storage"]["bytes"] == 0
     assert components["storage"]["free_bytes"] > 0

@@ -1,14 +1,10 @@
-"""Retention by age and size, and the orphan sweep at startup."""
+"""Retention by age and size (the start-up sweep is in test_recovery)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
 
-from backend.ids import new_capture_id
-from backend.storage import TEMP_PREFIX
 from tests.backend.conftest import Running, Serve, encode_image, upload
 
 DAY = 86_400.0
@@ -55,42 +51,3 @@ async def test_retention_by_size_after_upload(serve: Serve) -> None:
         assert storage["bytes"] == 2 * len(body)
         files = [p for p in running.config.data_dir.glob("images/*/*") if p.is_file()]
         assert len(files) == 2
-
-
-def _plant(directory: Path, name: str, age_s: float) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_bytes(b"leftover")
-    stamp = time.time() - age_s
-    os.utime(path, (stamp, stamp))
-    return path
-
-
-async def test_orphan_files_removed_at_startup(serve: Serve) -> None:
-    """Startup removes old files without a row and old temp files; young and real ones stay."""
-    async with serve() as running:
-        kept = (await upload(running.client, "kept")).json()
-        await running.client.get(kept["thumbnail_url"])
-        store = running.backend.store
-        kept_image = store.image_path(kept["id"], kept["content_type"])
-        kept_thumb = store.thumbnail_path(kept["id"])
-    stray = new_capture_id()
-    shard = kept_image.parent
-    old_orphan = _plant(shard, f"{stray}.webp", age_s=3600)
-    old_thumb = _plant(kept_thumb.parent, f"{stray}.webp", age_s=3600)
-    old_temp = _plant(shard, f"{TEMP_PREFIX}{stray}.webp.123.ab", age_s=3600)
-    young = _plant(shard, f"{new_capture_id()}.png", age_s=1)
-    old_shard = store.images / "00001"  # ids of 1970: no new file can land there
-    _plant(old_shard, f"{new_capture_id(2**25)}.webp", age_s=3600)
-    async with serve() as running:
-        async with asyncio.timeout(5):
-            await running.backend.maintenance.swept.wait()
-        assert not old_orphan.exists()
-        assert not old_thumb.exists()
-        assert not old_temp.exists()
-        assert young.exists()  # may be another backend's file, not yet committed
-        assert not old_shard.exists()
-        assert shard.exists()
-        assert kept_image.exists()
-        assert kept_thumb.exists()
-        assert (await running.client.get(kept["image_url"])).status_code == 200
