@@ -18,7 +18,7 @@ from services.foundation.logconfig import configure_logging
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m frontend", description=__doc__)
     parser.add_argument("--config", type=Path, help="a TOML configuration file")
-    parser.add_argument("--port", type=int, help="the dashboard's port (default 1734)")
+    parser.add_argument("--port", help="the dashboard's port (frontend.port)")
     parser.add_argument(
         "--announce", action="store_true", help="tell the launcher the URL (set by `ctxbus up`)"
     )
@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the dashboard; its exit status (78: fix the configuration or set-up)."""
     args = parse_args(argv)
     try:
         config = load_config(args.config, flags={"frontend.port": args.port})
@@ -34,12 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"frontend: {exc}\n")
         return EXIT_CONFIG  # permanent: the launcher does not restart it
     configure_logging("frontend", config.log_dir)
-    settings = FrontendSettings(
-        endpoints=endpoints,
-        port=config.frontend_port,
-        log_dir=config.log_dir,
-        announce=args.announce,
-    )
+    settings = FrontendSettings.from_config(config, endpoints, announce=args.announce)
     try:
         asyncio.run(run_frontend(settings))
     except TimeoutError:

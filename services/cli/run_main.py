@@ -11,12 +11,4 @@ def run_main(config: Config) -> int:
     from services.main.cli import run
     from services.main.settings import MainSettings
 
-    settings = MainSettings(
-        runtime_dir=config.runtime_dir,
-        data_dir=config.data_dir,
-        log_dir=config.log_dir,
-        port=config.main_port,
-        port_pinned=config.sources.get("main.port", "default") != "default",
-        standby=config.main_standby,
-    )
-    return run(settings)
+    return run(MainSettings.from_config(config))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import structlog
 import zmq.asyncio
 
 from bus import BusError, SetupError, endpoints
+from services.foundation.config import Config, ConfigError, load_config
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.logconfig import configure_logging
 from services.main.service import MainService
@@ -20,29 +20,34 @@ from services.main.settings import MainSettings
 
 
 def parser() -> argparse.ArgumentParser:
+    """Flags for manual runs and tests: the top layer over the ``CTXBUS_*`` environment."""
     p = argparse.ArgumentParser(prog="ctxbus main", description="Run main and its backend.")
-    p.add_argument("--port", type=int, help="pin the backend's port (fail if it is taken)")
-    p.add_argument("--no-standby", action="store_true", help="no warm standby (saves memory)")
-    p.add_argument("--runtime-dir", type=Path, help="where the bus sockets live")
-    p.add_argument("--data-dir", type=Path, help="where the backend keeps its data")
-    p.add_argument("--log-dir", type=Path, help="where log files go")
+    p.add_argument("--config", type=Path, help="a TOML configuration file")
+    p.add_argument("--port", help="pin the backend's port (fail if it is taken)")
+    p.add_argument(
+        "--no-standby",
+        dest="standby",
+        action="store_const",
+        const=False,
+        help="no warm standby (saves memory)",
+    )
+    p.add_argument("--runtime-dir", help="where the bus sockets live")
+    p.add_argument("--data-dir", help="where the backend keeps its data")
+    p.add_argument("--log-dir", help="where log files go")
     p.add_argument("--backend-app", help=argparse.SUPPRESS)  # module:factory, for tests
     return p
 
 
-def settings_from_args(args: argparse.Namespace, base: MainSettings | None = None) -> MainSettings:
-    """``base`` (default: built-in defaults) overridden by the flags given."""
-    settings = base or MainSettings()
-    changes: dict[str, object] = {}
-    if args.port is not None:
-        changes.update(port=args.port, port_pinned=True)
-    if args.no_standby:
-        changes["standby"] = False
-    for name in ("runtime_dir", "data_dir", "log_dir", "backend_app"):
-        value = getattr(args, name)
-        if value is not None:
-            changes[name] = value
-    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+def config_from(args: argparse.Namespace) -> Config:
+    """The layered configuration (defaults < file < ``CTXBUS_*`` < these flags)."""
+    flags = {
+        "main.port": args.port,
+        "main.standby": args.standby,
+        "runtime_dir": args.runtime_dir,
+        "data_dir": args.data_dir,
+        "log_dir": args.log_dir,
+    }
+    return load_config(args.config, flags=flags)
 
 
 def run(settings: MainSettings) -> int:
@@ -61,4 +66,11 @@ def run(settings: MainSettings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(settings_from_args(parser().parse_args(argv)))
+    """``python -m services.main``: its exit status (78: fix the configuration or set-up)."""
+    args = parser().parse_args(argv)
+    try:
+        config = config_from(args)
+    except ConfigError as exc:
+        print(f"ctxbus main: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return run(MainSettings.from_config(config, args.backend_app))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -19,6 +21,10 @@ import pytest
 from bus import AsyncRequester, ComponentStatus, Endpoints, StateFollower, Update
 from bus import endpoints as names
 from bus.ops import LauncherOps
+from services.foundation.config import load_config
+from services.foundation.exits import EXIT_CONFIG
+from services.launcher.component import Component
+from services.launcher.specs import component_settings
 from tests.services.cli.conftest import cli_argv, cli_env, ctxbus
 
 READY_DEADLINE = 60.0
@@ -77,12 +83,15 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-async def up(runtime_dir: Path) -> AsyncIterator[Up]:
-    """`ctxbus up --json` on the test's runtime dir, past its ready line."""
+@asynccontextmanager
+async def running_up(
+    runtime_dir: Path, *args: str, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Up]:
+    """`ctxbus up --json *args` on the test's runtime dir, past its ready line."""
+    extra = {"CTXBUS_FRONTEND_PORT": str(free_port()), **(env or {})}
     proc = await asyncio.create_subprocess_exec(
-        *cli_argv("up", "--json"),
-        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": str(free_port())}),
+        *cli_argv("up", "--json", *args),
+        env=cli_env(runtime_dir, extra),
         stdout=asyncio.subprocess.PIPE,
     )
     running = Up(proc)
@@ -96,6 +105,13 @@ async def up(runtime_dir: Path) -> AsyncIterator[Up]:
                 child.kill()
             proc.kill()
             await proc.wait()
+
+
+@pytest.fixture
+async def up(runtime_dir: Path) -> AsyncIterator[Up]:
+    """`ctxbus up --json` on the test's runtime dir, past its ready line."""
+    async with running_up(runtime_dir) as running:
+        yield running
 
 
 async def test_ready_line_and_clean_ctrl_c(up: Up) -> None:
@@ -245,3 +261,62 @@ async def test_terminal_gets_short_lines_and_the_file_the_log(runtime_dir: Path)
     ]
     exited = next(event for event in logged if event["event"] == "component_exited")
     assert (exited["component_pid"], exited["pid"]) == (victim, proc.pid)
+
+
+async def test_settings_reach_the_children_by_environment_only(runtime_dir: Path) -> None:
+    """`ctxbus up --port N`: main gets no setting flag, reads CTXBUS_MAIN_PORT, serves on N."""
+    port = free_port()
+    async with running_up(runtime_dir, "--port", str(port)) as up:
+        pids = up.lines[0]["pids"]
+        for name in ("main", "frontend"):
+            flags = [arg for arg in psutil.Process(pids[name]).cmdline() if arg.startswith("--")]
+            assert flags in ([], ["--announce"]), f"{name} got setting flags: {flags}"
+        assert psutil.Process(pids["main"]).environ()["CTXBUS_MAIN_PORT"] == str(port)
+        ran = await ctxbus(runtime_dir, "port", "--json")
+        assert ran.code == 0, ran.err
+        assert json.loads(ran.out)["port"] == port
+        up.proc.send_signal(signal.SIGINT)
+        assert await up.wait(STOP_DEADLINE) == 0
+
+
+@pytest.mark.parametrize(
+    ("component", "variable", "text", "key"),
+    [
+        ("main", "CTXBUS_MAIN_PORT", "99999", "main.port"),
+        ("frontend", "CTXBUS_FRONTEND_PORT", "notaport", "frontend.port"),
+        ("capture", "CTXBUS_CAPTURE_QUALITY", "500", "capture.quality"),
+    ],
+)
+async def test_a_component_with_a_bad_setting_is_not_restarted(
+    runtime_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    component: str,
+    variable: str,
+    text: str,
+    key: str,
+) -> None:
+    """Bad setting → the component exits 78; the launcher shows `error` with why, 0 restarts.
+
+    `ctxbus up` refuses a bad value before it starts anything (exit 2, see the CLI tests), so
+    the bad value is given to this one child only, through the launcher's own spawn code.
+    """
+    for name in [name for name in os.environ if name.startswith("CTXBUS_")]:
+        monkeypatch.delenv(name)
+    for name, value in cli_env(runtime_dir).items():
+        monkeypatch.setenv(name, value)
+    settings = next(s for s in component_settings(load_config()) if s.spec.name == component)
+    spec = dataclasses.replace(settings.spec, env={**settings.spec.env, variable: text})
+    seen: list[ComponentStatus] = []
+
+    async def record(status: ComponentStatus) -> None:
+        seen.append(status)
+
+    supervised = Component(dataclasses.replace(settings, spec=spec), record)
+    async with asyncio.timeout(READY_DEADLINE):
+        await supervised.run()  # returns once it gives up
+    status = supervised.status
+    assert (status.state, status.restarts, status.exit_code) == ("error", 0, EXIT_CONFIG)
+    assert status.reason is not None
+    assert status.reason.startswith("cannot run as configured")
+    assert f"bad value {text!r} for {key} (from ${variable})" in status.reason
+    assert len({s.pid for s in seen if s.pid is not None}) == 1, "spawned once"

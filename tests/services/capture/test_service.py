@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bus import Endpoints, RemoteError
+from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import Child, ChildSpec
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
 from tests.services.capture.harness import REPO, capture_argv, event_proxy, running_capture
@@ -115,7 +116,7 @@ async def test_kept_frames_wait_in_the_spool_across_a_restart(
 async def test_a_second_capture_on_the_same_runtime_dir_is_refused(
     runtime_dir: Path, xvfb: XServer
 ) -> None:
-    """Only one capture process per runtime dir (and spool): the second exits 1 and says why."""
+    """Only one capture process per runtime dir (and spool): the second exits 78 and says why."""
     async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
         await capture.wait_status(lambda s: s.state == "running")
         spec = ChildSpec(
@@ -125,6 +126,6 @@ async def test_a_second_capture_on_the_same_runtime_dir_is_refused(
         )
         second = await Child.spawn(spec)
         async with asyncio.timeout(30):
-            assert await second.wait() == 1
+            assert await second.wait() == EXIT_CONFIG  # set-up error: not to be restarted
         assert any("another ctxbus capture" in line for line in second.tail())
         assert (await capture.get_status()).state == "running"

@@ -1,4 +1,4 @@
-"""Configuration layering: defaults < file < CTXBUS_* environment < flags, bad values refused."""
+"""`ctxbus config` and bad configuration at the command line (the layering: foundation tests)."""
 
 from __future__ import annotations
 
@@ -7,90 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.foundation.config import ConfigError, load_config
+from services.foundation.config import KEYS
 from tests.services.cli.conftest import ctxbus
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def empty(tmp_path: Path) -> Path:
-    """An empty config file, so the user's own file never leaks into a test."""
-    return write(tmp_path / "empty.toml", "")
-
-
-def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
-    """Without file, environment or flags every key has its built-in default."""
-    config = load_config(write(tmp_path / "c.toml", ""), env={})
-    assert config.main_port == 1733
-    assert config.frontend_port == 1734
-    assert config.capture_interval == 5.0
-    assert config.main_standby is True
-    assert set(config.sources.values()) == {"default"}
-
-
-def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
-    """A flag beats the environment, which beats the file, which beats the default."""
-    path = write(
-        tmp_path / "c.toml", "[main]\nport = 2000\nstandby = false\n[frontend]\nport = 2001\n"
-    )
-    env = {"CTXBUS_MAIN_PORT": "3000", "CTXBUS_CAPTURE_INTERVAL": "0.5"}
-    config = load_config(path, env=env, flags={"main.port": 4000, "frontend.port": None})
-    assert (config.main_port, config.sources["main.port"]) == (4000, "flag")
-    assert (config.frontend_port, config.sources["frontend.port"]) == (2001, "file")
-    assert (config.main_standby, config.sources["main.standby"]) == (False, "file")
-    assert (config.capture_interval, config.sources["capture.interval"]) == (0.5, "env")
-    assert config.sources["capture.format"] == "default"
-
-
-@pytest.mark.parametrize(
-    ("env", "key"),
-    [
-        ({"CTXBUS_CAPTURE_INTERVAL": "0.1"}, "capture.interval"),
-        ({"CTXBUS_CAPTURE_INTERVAL": "7200"}, "capture.interval"),
-        ({"CTXBUS_CAPTURE_FORMAT": "gif"}, "capture.format"),
-        ({"CTXBUS_CAPTURE_QUALITY": "0"}, "capture.quality"),
-        ({"CTXBUS_MAIN_PORT": "http"}, "main.port"),
-        ({"CTXBUS_FRONTEND_PORT": "70000"}, "frontend.port"),
-        ({"CTXBUS_MAIN_STANDBY": "maybe"}, "main.standby"),
-    ],
-)
-def test_bad_values_are_refused_naming_the_key(empty: Path, env: dict[str, str], key: str) -> None:
-    """A bad value stops the load with a message naming the key and the variable it came from."""
-    with pytest.raises(ConfigError, match=key) as caught:
-        load_config(empty, env=env)
-    assert next(iter(env)) in str(caught.value)
-
-
-def test_bad_file_value_names_the_file(tmp_path: Path) -> None:
-    """A bad value in the TOML file is reported with the key and the file's path."""
-    path = write(tmp_path / "c.toml", "[capture]\ninterval = 'soon'\n")
-    with pytest.raises(ConfigError, match=r"capture\.interval") as caught:
-        load_config(path, env={})
-    assert str(path) in str(caught.value)
-
-
-def test_unknown_file_key_is_refused(tmp_path: Path) -> None:
-    """A typo in the file is an error listing the known keys, not a silently ignored option."""
-    path = write(tmp_path / "c.toml", "[main]\nprot = 1\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'main\.prot'"):
-        load_config(path, env={})
-
-
-def test_reserved_variables_are_not_configuration(empty: Path) -> None:
-    """CTXBUS_BACKEND_* (the spawn contract) never feeds a configuration key."""
-    config = load_config(empty, env={"CTXBUS_BACKEND_PORT": "9"})
-    assert config.main_port == 1733
-
-
-def test_to_env_round_trips(empty: Path) -> None:
-    """A child given Config.to_env() loads the same effective values."""
-    config = load_config(empty, env={"CTXBUS_CAPTURE_QUALITY": "42"})
-    again = load_config(env=config.to_env())
-    assert [again.value(k) for k in config.sources] == [config.value(k) for k in config.sources]
 
 
 async def test_ctxbus_config_json_shows_sources(runtime_dir: Path) -> None:
@@ -133,3 +51,32 @@ async def test_help_is_plain_text(runtime_dir: Path) -> None:
     assert "``" not in ran.out
     assert ":func:" not in ran.out
     assert "ctxbus up" in ran.out
+
+
+async def test_ctxbus_config_lists_every_key(runtime_dir: Path) -> None:
+    """`ctxbus config`: a line per key with value, source and variable; unset shows (none)."""
+    ran = await ctxbus(runtime_dir, "config", env={"CTXBUS_CAPTURE_QUALITY": "42"})
+    assert ran.code == 0, ran.err
+    rows = {line.split()[0]: line.split()[1:] for line in ran.out.splitlines()[1:] if line.strip()}
+    assert {key.name for key in KEYS} <= set(rows)
+    assert rows["capture.quality"] == ["42", "env", "CTXBUS_CAPTURE_QUALITY"]
+    assert rows["capture.max_dimension"] == ["(none)", "default", "CTXBUS_CAPTURE_MAX_DIMENSION"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "key", "source"),
+    [
+        (("main",), {"CTXBUS_MAIN_PORT": "99999"}, "main.port", "$CTXBUS_MAIN_PORT"),
+        (("config", "--frontend-port", "70000"), {}, "frontend.port", "from a flag"),
+        (("up",), {"CTXBUS_CAPTURE_QUALITY": "500"}, "capture.quality", "$CTXBUS_CAPTURE_QUALITY"),
+    ],
+)
+async def test_bad_value_stops_the_command_with_exit_2(
+    runtime_dir: Path, args: tuple[str, ...], env: dict[str, str], key: str, source: str
+) -> None:
+    """`ctxbus main`, `config`, `up`: a bad value exits 2 at once, naming the key and its source."""
+    ran = await ctxbus(runtime_dir, *args, env=env)
+    assert ran.code == 2, ran.err
+    assert f"for {key} (" in ran.err
+    assert source in ran.err
+    assert not (runtime_dir / "log").exists(), "nothing was started"
