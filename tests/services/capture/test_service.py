@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bus import Endpoints, RemoteError
+from bus import Endpoints, RemoteError, ensure_runtime_dir
+from bus.ops import CaptureOps
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import Child, ChildSpec
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
@@ -76,20 +77,51 @@ async def test_a_change_on_screen_is_kept(runtime_dir: Path, xvfb: XServer) -> N
         assert status.counters.dropped == 0
 
 
+@pytest.fixture
+def control_dir(runtime_dir: Path) -> Path:
+    """A second runtime dir (own bus, own spool), for a capture process run as a control."""
+    return ensure_runtime_dir(runtime_dir / "control")
+
+
 @pytest.mark.usefixtures("proxy")
-async def test_pause_resume_and_capture_now(runtime_dir: Path, xvfb: XServer) -> None:
-    """pause stops the interval grabs, capture_now still grabs (forced: kept), resume restarts."""
+async def test_pause_stops_the_interval_grabs(
+    runtime_dir: Path, control_dir: Path, xvfb: XServer
+) -> None:
+    """Paused, `grabbed` stays put while an unpaused control on the same screen grabs 5 times."""
+    async with (
+        event_proxy(Endpoints(control_dir)),
+        running_capture(runtime_dir, FAST, display=xvfb.display) as capture,
+        running_capture(control_dir, FAST, display=xvfb.display) as control,
+    ):
+        await capture.wait_status(lambda s: s.state == "running")
+        paused = await capture.op(CaptureOps.PAUSE)  # answered once a grab in progress is done
+        assert paused.state == "paused"
+        start = (await control.get_status()).counters.grabbed
+        await control.wait_status(lambda s: s.counters.grabbed >= start + 5)  # >= 4 intervals
+        held = await capture.get_status()  # published first if a counter moved
+        assert held.counters.grabbed == paused.counters.grabbed
+        assert all(
+            s.counters.grabbed == paused.counters.grabbed
+            for s in capture.status.events
+            if s.seq >= paused.seq
+        )
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_capture_now_while_paused_and_resume(runtime_dir: Path, xvfb: XServer) -> None:
+    """Paused, capture_now still grabs (forced: kept); resume restarts the interval grabs."""
     xvfb.fill("white")
     async with running_capture(runtime_dir, FAST, display=xvfb.display) as capture:
         await capture.wait_status(lambda s: s.state == "running")
-        paused = await capture.op("pause")
+        paused = await capture.op(CaptureOps.PAUSE)
         assert paused.state == "paused"
         result = await capture.capture_now()
         assert (result.kept, result.skipped) in ((0, 1), (1, 0))
         forced = await capture.capture_now(force=True)
         assert (forced.kept, forced.skipped) == (1, 0)
         before = (await capture.get_status()).counters.grabbed
-        assert (await capture.op("resume")).state == "running"
+        assert before == paused.counters.grabbed + 2, "only the two capture_now grabs"
+        assert (await capture.op(CaptureOps.RESUME)).state == "running"
         await capture.wait_status(lambda s: s.counters.grabbed >= before + 3)
 
 
