@@ -34,15 +34,16 @@ import mss
 from PIL import Image
 
 from bench._report import write_section
-from services.capture.backend_link import BackendLink
+from bench.processes import CaptureProcess, MainProcess, running_capture, running_main
+from bench.scenery import XServer, desktop_image, running_xvfb, stop_process
+from bus.ops import CaptureOps
 from services.capture.change import ChangeDetector
 from services.capture.encoder import Encoder
 from services.capture.frames import RawFrame, Shot
 from services.capture.grabber import Grabber
+from services.capture.posting import post_shot
 from services.capture.settings import CaptureSettings
-from tests.capture.harness import CaptureProcess, running_capture
-from tests.fixtures.display import XServer, desktop_image, running_xvfb, stop_process
-from tests.fixtures.processes import MainProcess, running_main
+from services.foundation.backend_client import BackendClient
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Capture"
@@ -126,7 +127,7 @@ def unchanged_frames(grabber: Grabber, detector: ChangeDetector, samples: Sample
             assert not verdict.keep, "a still screen was judged changed"
 
 
-async def kept_frames(server: XServer, link: BackendLink, samples: Samples) -> None:
+async def kept_frames(server: XServer, backend: BackendClient, samples: Samples) -> None:
     """New content each time: grab, check, encode, upload + store; PNG for comparison."""
     grabber = Grabber(server.display)
     detector = ChangeDetector(CaptureSettings().threshold)
@@ -143,7 +144,7 @@ async def kept_frames(server: XServer, link: BackendLink, samples: Samples) -> N
         checked = time.perf_counter()
         shot = encoder.encode(frame)
         encoded = time.perf_counter()
-        await link.post(shot)
+        await post_shot(backend, shot)
         stored = time.perf_counter()
         for name, begin, end in (
             ("kept: grab", start, grabbed),
@@ -157,19 +158,19 @@ async def kept_frames(server: XServer, link: BackendLink, samples: Samples) -> N
         samples.add("bytes: PNG (default level)", len(png.encode(frame).data))
         samples.add("kept: encode PNG (for reference)", ms_since(before_png))
         samples.add("bytes: WebP (default)", len(shot.data))
-        await smaller_option(smaller, frame, link, samples, checked - grabbed)
+        await smaller_option(smaller, frame, backend, samples, checked - grabbed)
     grabber.close()
 
 
 async def smaller_option(
-    encoder: Encoder, frame: RawFrame, link: BackendLink, samples: Samples, check_s: float
+    encoder: Encoder, frame: RawFrame, backend: BackendClient, samples: Samples, check_s: float
 ) -> None:
     """The ``max_dimension`` option on the same frame: encode, upload + store (its own key)."""
     start = time.perf_counter()
     small = encoder.encode(frame)
     encoded = time.perf_counter()
-    await link.post(
-        Shot(meta=msgspec.structs.replace(small.meta, id=f"{small.id}s"), data=small.data)
+    await post_shot(
+        backend, Shot(meta=msgspec.structs.replace(small.meta, id=f"{small.id}s"), data=small.data)
     )
     option = f"max_dimension {SMALLER} (option)"
     samples.add(f"kept, {option}: encode", (encoded - start) * 1000)
@@ -181,7 +182,7 @@ async def process_frames(server: XServer, capture: CaptureProcess, samples: Samp
     """The running capture process, paused while each picture is put up (so the bench's own
     screen polling does not compete), then ``capture_now``: grab start → capture.frame (stored)."""
     grabber = Grabber(server.display)
-    await capture.op("pause")
+    await capture.op(CaptureOps.PAUSE)
     for seed in range(100, 100 + PROCESS_FRAMES):
         await asyncio.to_thread(show, server, grabber, seed)
         seen = len(capture.frames.events)
@@ -211,12 +212,12 @@ async def measure(server: XServer, runtime_dir: Path) -> Samples:
 
 
 async def kept_in_process(server: XServer, main: MainProcess, samples: Samples) -> None:
-    link = BackendLink(main.endpoints, asyncio.Event(), timeout=10.0)
-    await link.refresh()
+    backend = BackendClient(main.endpoints, timeout=10.0)
+    await backend.refresh()
     try:
-        await kept_frames(server, link, samples)
+        await kept_frames(server, backend, samples)
     finally:
-        await link.aclose()
+        await backend.aclose()
 
 
 # -- report ----------------------------------------------------------------------------------------

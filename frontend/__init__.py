@@ -1,7 +1,6 @@
 """The frontend process (``python -m frontend``): the live dashboard, fed by the bus.
 
 - :mod:`.service`: the process: find the backend through main, follow the bus, serve.
-- :mod:`.backend_link`: the httpx client that follows main's port and token.
 - :mod:`.events`: bus events to server-sent events.
 - :mod:`.gate`: the Jupyter-style login token, session cookie, Host and Origin checks.
 - :mod:`.app`: the routes; :mod:`.server`: the socket and uvicorn; :mod:`.announce`: the URL.
@@ -10,7 +9,6 @@
 from __future__ import annotations
 
 from frontend.app import AppParts, create_app
-from frontend.backend_link import BackendLink, BackendUnavailable
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
 from frontend.service import Frontend, run_frontend
@@ -18,8 +16,6 @@ from frontend.settings import FrontendSettings
 
 __all__ = [
     "AppParts",
-    "BackendLink",
-    "BackendUnavailable",
     "EventHub",
     "Frontend",
     "FrontendSettings",

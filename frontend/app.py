@@ -19,10 +19,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 
 from bus import Accepted, AsyncRequester, BusError, MainOps, NoArgs, Op, RemoteError
-from frontend.backend_link import BackendLink, BackendUnavailable
 from frontend.capture_actions import capture_router
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
+from services.foundation.backend_client import BackendClient, BackendUnavailable
 
 STATIC_DIR = Path(__file__).parent / "static"
 FORWARDED_REQUEST_HEADERS = ("accept", "content-type", "if-none-match", "if-modified-since")
@@ -36,7 +36,7 @@ class AppParts:
 
     gate: TokenGate
     hub: EventHub
-    link: BackendLink
+    backend: BackendClient
     control: AsyncRequester
     capture: AsyncRequester
 
@@ -65,7 +65,7 @@ def create_app(parts: AppParts) -> FastAPI:
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def proxy(path: str, request: Request) -> Response:
-        return await _proxy(parts.link, request)
+        return await _proxy(parts.backend, request)
 
     return app
 
@@ -80,7 +80,7 @@ async def _op(control: AsyncRequester, op: Op[NoArgs, Accepted]) -> JSONResponse
     return JSONResponse({"accepted": result.accepted}, status_code=202)
 
 
-async def _proxy(link: BackendLink, request: Request) -> Response:
+async def _proxy(backend: BackendClient, request: Request) -> Response:
     url = request.url.path
     if request.url.query:
         url = f"{url}?{request.url.query}"
@@ -88,7 +88,9 @@ async def _proxy(link: BackendLink, request: Request) -> Response:
         name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers
     }
     try:
-        answer = await link.send(request.method, url, headers, await request.body())
+        answer = await backend.request(
+            request.method, url, headers=headers, content=await request.body()
+        )
     except BackendUnavailable as exc:
         return JSONResponse({"detail": str(exc)}, status_code=502)
     kept = {

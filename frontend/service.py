@@ -18,7 +18,6 @@ from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
-from frontend.backend_link import BackendLink
 from frontend.events import (
     ComponentTable,
     EventHub,
@@ -31,6 +30,7 @@ from frontend.gate import TokenGate
 from frontend.secret import load_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
+from services.foundation.backend_client import BackendClient
 from services.foundation.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
@@ -49,7 +49,7 @@ class Frontend:
             settings.endpoints.launcher, timeout=SNAPSHOT_TIMEOUT, retries=1
         )
         self.capture = AsyncRequester(settings.endpoints.capture)
-        self.link = BackendLink(self.control)
+        self.backend = BackendClient(settings.endpoints, requester=self.control)
         self.hub = EventHub()
         self.stopping = asyncio.Event()
         self._announcements: set[asyncio.Task[None]] = set()
@@ -81,7 +81,7 @@ class Frontend:
             log.info("backend_found", port=info.port, state=info.state)
             await self._serve()
         finally:
-            await self.link.aclose()
+            await self.backend.aclose()
             for requester in (self.control, self.launcher, self.components, self.capture):
                 requester.close()
 
@@ -91,7 +91,11 @@ class Frontend:
         secret = load_secret(self.settings.endpoints)
         gate = TokenGate(sock.getsockname()[1], secret, self.on_new_url)
         parts = AppParts(
-            gate=gate, hub=self.hub, link=self.link, control=self.control, capture=self.capture
+            gate=gate,
+            hub=self.hub,
+            backend=self.backend,
+            control=self.control,
+            capture=self.capture,
         )
         config = uvicorn.Config(
             create_app(parts), log_config=None, access_log=False, lifespan="off"
@@ -103,7 +107,7 @@ class Frontend:
                 follower = backend_follower(self.settings.endpoints.events, self.get_status)
                 table = ComponentTable(self.hub, self.get_components)
                 relays = [
-                    group.create_task(follow_backend(self.hub, follower, self.link.observe)),
+                    group.create_task(follow_backend(self.hub, follower, self.backend.observe)),
                     group.create_task(forward_topics(self.hub, self.settings.endpoints.events)),
                     group.create_task(follow_components(table, self.settings.endpoints.events)),
                 ]
@@ -119,7 +123,7 @@ class Frontend:
 
     async def _connect_or_stop(self) -> PortInfo | None:
         """Main's port, or ``None`` if stopped first; ``TimeoutError`` at the deadline."""
-        connecting = asyncio.ensure_future(self.link.connect(self.settings.main_deadline))
+        connecting = asyncio.ensure_future(self.backend.connect(self.settings.main_deadline))
         stopped = asyncio.ensure_future(self.stopping.wait())
         try:
             await asyncio.wait([connecting, stopped], return_when=asyncio.FIRST_COMPLETED)

@@ -104,7 +104,8 @@
     const c = status.counters;
     let text = `every ${status.interval_s}s · grabbed ${c.grabbed} · kept ${c.kept} · skipped ${c.skipped} · spooled ${c.spooled} · uploaded ${c.uploaded} · dropped ${c.dropped}`;
     if (status.spool_frames) text += ` · waiting in spool ${status.spool_frames}`;
-    if (status.last_error && status.state !== "running") text += ` · ${status.last_error}`;
+    if (status.disk_full) text += " · disk full: new frames are held back or dropped; free disk space";
+    if (status.last_error && (status.state !== "running" || status.disk_full)) text += ` · ${status.last_error}`;
     counters.textContent = text;
   }
 

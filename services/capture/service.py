@@ -5,6 +5,10 @@ grab) unless paused. A grab error puts the process in ``unavailable`` with the r
 with a growing delay; the process never exits over it. The REP endpoint ``capture.sock`` answers
 ``pause``, ``resume``, ``capture_now`` and ``get_status``; the last three share one code path with
 the loop. Kept frames and state go out as ``capture.frame`` and ``capture.status``.
+
+The change detector starts from the fingerprints of the frames the previous process kept
+(``fingerprints.py``), saved as each kept frame is stored or spooled, so a restart does not keep
+an unchanged screen again.
 """
 
 from __future__ import annotations
@@ -18,21 +22,26 @@ import structlog
 from bus import Endpoints, NoArgs, OpError, Publisher, Replier, endpoints
 from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
 from bus.ops import CaptureOps
-from services.capture.backend_link import BackendLink, StoredCapture
 from services.capture.change import ChangeDetector
+from services.capture.drops import DropReason
 from services.capture.encoder import Encoder
+from services.capture.fingerprints import FingerprintStore
 from services.capture.frames import RawFrame, Shot
 from services.capture.grabber import Grabber, GrabError
+from services.capture.posting import StoredCapture
 from services.capture.settings import CaptureSettings
 from services.capture.spool import Spool
 from services.capture.status import StatusBoard
 from services.capture.uploader import Uploader
+from services.foundation.backend_client import BackendClient
+from services.foundation.delays import DelayRule, Delays
 from services.foundation.supervision.lock import InstanceLock
 
 log = structlog.get_logger("capture.service")
 
-GRAB_RETRY_MIN = 0.5  # seconds before the first retry of a failed grab
-GRAB_RETRY_MAX = 5.0
+BACKEND_DISK_FULL = '"disk_full"'  # the error code of the backend's 507, quoted in the reason
+
+GRAB_RETRY = DelayRule(initial=0.5, maximum=5.0)  # seconds before retrying a failed grab
 
 
 class CaptureService:
@@ -44,18 +53,19 @@ class CaptureService:
         self.publisher = Publisher(bus.publish)
         self.board = StatusBoard(self.publisher, settings.interval)
         self.grabber = Grabber(settings.display)
-        self.detector = ChangeDetector(settings.threshold)
+        self.fingerprints = FingerprintStore(settings.spool_dir)
+        self.detector = ChangeDetector(settings.threshold, self.fingerprints.load())
         self.encoder = Encoder(settings)
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_max_age)
-        self.link = BackendLink(bus, asyncio.Event(), settings.upload_timeout)
-        self.uploader = Uploader(self.link, self.spool, self)
+        self.backend = BackendClient(bus, timeout=settings.upload_timeout)
+        self.uploader = Uploader(self.backend, self.spool, self)
         self.replier = Replier(bus.capture)
         self._register_ops()
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._kick = asyncio.Event()
         self._grab_lock = asyncio.Lock()
-        self._retry = GRAB_RETRY_MIN
+        self._retry = Delays(GRAB_RETRY)
 
     def _register_ops(self) -> None:
         self.replier.register(CaptureOps.PAUSE, self.handle_pause)
@@ -80,7 +90,7 @@ class CaptureService:
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.replier.serve())
-                tasks.create_task(self.link.follow())
+                tasks.create_task(self.backend.follow())
                 tasks.create_task(self.uploader.run())
                 tasks.create_task(self.board.run())
                 tasks.create_task(self._loop())
@@ -90,7 +100,7 @@ class CaptureService:
     async def _shut_down(self) -> None:
         await self.uploader.spool_pending()
         await self.board.set_state("stopped")
-        await self.link.aclose()
+        await self.backend.aclose()
         self.grabber.close()
         self.publisher.close()
 
@@ -104,11 +114,11 @@ class CaptureService:
             try:
                 await self.capture_once()
             except GrabError:
-                delay, self._retry = self._retry, min(self._retry * 2, GRAB_RETRY_MAX)
+                delay = self._retry.next()
             except Exception as exc:  # logged with its traceback; a bug must not end capture
                 log.exception("capture_failed")
                 await self.board.set_state("unavailable", f"capture failed: {exc!r}; retrying")
-                delay, self._retry = self._retry, min(self._retry * 2, GRAB_RETRY_MAX)
+                delay = self._retry.next()
             await self._wait(started + delay - time.monotonic())
 
     async def _wait(self, seconds: float) -> None:
@@ -143,17 +153,24 @@ class CaptureService:
                 self.detector.forget()
             await self.board.set_state("unavailable", exc.reason)
             raise
-        self._retry = GRAB_RETRY_MIN
+        self._retry.reset()
         if self.board.state in ("starting", "unavailable"):
             await self.board.set_state("running" if self._resumed.is_set() else "paused")
         return frames
 
     async def _judge(self, frame: RawFrame, *, force: bool) -> bool:
+        return await asyncio.to_thread(self._judge_now, frame, force)
+
+    def _judge_now(self, frame: RawFrame, force: bool) -> bool:
+        """Whether to keep ``frame``; a kept one's fingerprint waits until the frame is safe."""
         if force:
-            await asyncio.to_thread(self.detector.force_keep, frame)
-            return True
-        verdict = await asyncio.to_thread(self.detector.check, frame)
-        return verdict.keep
+            self.detector.force_keep(frame)
+        elif not self.detector.check(frame).keep:
+            return False
+        fingerprint = self.detector.kept(frame.monitor)
+        if fingerprint is not None:
+            self.fingerprints.expect(frame.id, frame.monitor, fingerprint)
+        return True
 
     # -- ops ---------------------------------------------------------------------------------------
 
@@ -193,6 +210,9 @@ class CaptureService:
     # -- what the uploader reports (UploadSink) ----------------------------------------------------
 
     async def stored(self, shot: Shot, record: StoredCapture) -> None:
+        await asyncio.to_thread(self.fingerprints.commit, shot.id)
+        self.board.disk_full("backend", False)
+        self.board.disk_full("spool", False)  # frames flow: the spool's disk no longer matters
         self.board.count("uploaded")
         self.board.spool(len(self.spool), self.spool.size_bytes)
         frame = CaptureFrame(
@@ -207,12 +227,20 @@ class CaptureService:
         await self.publisher.publish(endpoints.CAPTURE_FRAME, frame)
 
     def spooled(self, shot: Shot) -> None:
+        # on the loop: one small write, only while the backend is away (the sink call is sync)
+        self.fingerprints.commit(shot.id)
+        self.board.disk_full("spool", False)
         self.board.count("spooled")
         self.board.spool(len(self.spool), self.spool.size_bytes)
 
-    def dropped(self, frame_ids: list[str], reason: str) -> None:
+    def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None:
+        self.fingerprints.discard(frame_ids)
+        if reason == "disk_full":
+            self.board.disk_full("spool", True)
         self.board.count("dropped", len(frame_ids))
-        self.board.error(reason)
+        self.board.error(detail)
 
     def failed(self, reason: str) -> None:
+        if BACKEND_DISK_FULL in reason:
+            self.board.disk_full("backend", True)
         self.board.error(reason)

@@ -5,6 +5,10 @@ backend is ``running`` and the spool is empty; otherwise, or when the post fails
 spool. While the backend runs, the spool is flushed oldest first. Every post carries the shot's id
 as ``Idempotency-Key``, so a post that stored the shot but lost its reply, retried from the spool,
 is answered with the same record and nothing is stored twice.
+
+A shot dropped here (refused by the backend for good, or its spool write failed) is logged with its
+reason through :class:`~services.capture.drops.DropLog` (rate-limited); the spool logs the shots it
+drops to stay within its bounds.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from typing import Protocol
 
 import structlog
 
-from services.capture.backend_link import BackendLink, StoredCapture, UploadFailed
+from services.capture.drops import DropLog, DropReason
 from services.capture.frames import Shot
+from services.capture.posting import StoredCapture, UploadFailed, post_shot
 from services.capture.spool import Spool, SpoolError
+from services.foundation.backend_client import BackendClient
+from services.foundation.delays import DelayRule, Delays
 
 log = structlog.get_logger("capture.uploader")
 
-RETRY_MIN = 0.05  # seconds before re-posting after a failure while the backend says running
-RETRY_MAX = 2.0
+RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting while the backend says running
 EXPIRE_EVERY = 60.0  # seconds between age checks of an idle spool
 
 
@@ -33,7 +39,7 @@ class UploadSink(Protocol):
 
     def spooled(self, shot: Shot) -> None: ...
 
-    def dropped(self, frame_ids: list[str], reason: str) -> None: ...
+    def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None: ...
 
     def failed(self, reason: str) -> None: ...
 
@@ -41,14 +47,16 @@ class UploadSink(Protocol):
 class Uploader:
     """The queue between the capture loop and the backend."""
 
-    def __init__(self, link: BackendLink, spool: Spool, sink: UploadSink) -> None:
-        self.link = link
+    def __init__(self, backend: BackendClient, spool: Spool, sink: UploadSink) -> None:
+        self.backend = backend
         self.spool = spool
         self.sink = sink
-        self.wake = link.wake
+        self.wake = backend.watch()  # new shots and any change of the backend's state
+        self._backend_changed = backend.watch()
         self._queue: asyncio.Queue[Shot] = asyncio.Queue()
-        self._retry = RETRY_MIN
+        self._retry = Delays(RETRY)
         self._in_flight: Shot | None = None
+        self.drop_log = DropLog()
 
     def submit(self, shot: Shot) -> None:
         """Hand over a kept shot; returns at once."""
@@ -67,7 +75,7 @@ class Uploader:
 
     async def _step(self) -> bool:
         """Do one unit of work; False when there is nothing to do until something changes."""
-        running = self.link.running.is_set()
+        running = self.backend.running.is_set()
         if len(self.spool):
             if not running:
                 await self._spool_queued()
@@ -87,16 +95,15 @@ class Uploader:
     async def _post(self, shot: Shot, *, spooled: bool = False) -> bool:
         """Post ``shot``; True when it is done with (stored, or refused for good)."""
         try:
-            record = await self.link.post(shot)
+            record = await post_shot(self.backend, shot)
         except UploadFailed as exc:
             self.sink.failed(exc.reason)
             if exc.retry:
                 return False
-            log.warning("upload_rejected", frame=shot.id, reason=exc.reason)
             await self._unspool(shot, spooled)
-            self.sink.dropped([shot.id], exc.reason)
+            self._drop(shot, "rejected", exc.reason)
             return True
-        self._retry = RETRY_MIN
+        self._retry.reset()
         await self._unspool(shot, spooled)
         await self.sink.stored(shot, record)
         return True
@@ -113,11 +120,11 @@ class Uploader:
 
     async def _pause_after_failure(self) -> None:
         """Wait a growing delay, cut short by a change of the backend's state (not by new shots)."""
-        delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
-        self.link.changed.clear()
+        delay = self._retry.next()
+        self._backend_changed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
-                await self.link.changed.wait()
+                await self._backend_changed.wait()
 
     async def _spool_queued(self) -> None:
         while not self._queue.empty():
@@ -143,11 +150,15 @@ class Uploader:
             dropped = write.result()
         except SpoolError as exc:
             self.sink.failed(str(exc))
-            self.sink.dropped([shot.id], str(exc))
+            self._drop(shot, "disk_full" if exc.disk_full else "spool_write_failed", str(exc))
             return
         self.sink.spooled(shot)
-        if dropped:
-            self.sink.dropped(dropped, "the spool is full; the oldest frames were dropped")
+        if dropped:  # logged by the spool
+            self.sink.dropped(dropped, "spool_full", "the spool is full; the oldest were dropped")
+
+    def _drop(self, shot: Shot, reason: DropReason, detail: str) -> None:
+        self.drop_log(reason, 1, f"frame {shot.id}: {detail}")
+        self.sink.dropped([shot.id], reason, detail)
 
     async def spool_pending(self) -> None:
         """Spool every shot not yet stored: the queued ones and one cut off mid-post."""
@@ -155,10 +166,14 @@ class Uploader:
         if shot is not None:
             await self._to_spool(shot)
         await self._spool_queued()
+        self.drop_log.flush(everything=True)
+        self.spool.drop_log.flush(everything=True)
 
     async def _expire(self) -> None:
+        self.drop_log.flush()
+        self.spool.drop_log.flush()
         if not len(self.spool):
             return
         dropped = await asyncio.to_thread(self.spool.expire)
         if dropped:
-            self.sink.dropped(dropped, "frames older than the spool's age limit were dropped")
+            self.sink.dropped(dropped, "expired", "frames past the spool's age limit were dropped")

@@ -10,9 +10,9 @@ import pytest
 
 from bus import AsyncRequester, Endpoints
 from frontend.app import AppParts, create_app
-from frontend.backend_link import BackendLink
 from frontend.events import EventHub
 from frontend.gate import TokenGate
+from services.foundation.backend_client import BackendClient
 
 PORT = 1734
 BASE = f"http://127.0.0.1:{PORT}"
@@ -36,7 +36,11 @@ def transport(gate: TokenGate, runtime_dir: Path) -> Iterator[httpx.ASGITranspor
     control = AsyncRequester(endpoints.control, timeout=0.1, retries=1)
     capture = AsyncRequester(endpoints.capture, timeout=0.1, retries=1)
     parts = AppParts(
-        gate=gate, hub=EventHub(), link=BackendLink(control), control=control, capture=capture
+        gate=gate,
+        hub=EventHub(),
+        backend=BackendClient(endpoints, requester=control),
+        control=control,
+        capture=capture,
     )
     yield httpx.ASGITransport(app=create_app(parts))
     control.close()

@@ -11,8 +11,6 @@ def test_frontend_surface() -> None:
     """frontend re-exports exactly its public names, each of them importable."""
     assert sorted(frontend.__all__) == [
         "AppParts",
-        "BackendLink",
-        "BackendUnavailable",
         "EventHub",
         "Frontend",
         "FrontendSettings",

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.foundation.delays import DelayRule
 from services.foundation.exits import EXIT_CONFIG, is_permanent
 
 __all__ = ["EXIT_CONFIG", "Backoff", "RestartPolicy", "is_permanent"]
@@ -67,5 +68,5 @@ class Backoff:
         self.streak += 1
         if self.streak == 1:
             return 0.0  # a first failure may be a fluke: no reason to keep the user waiting
-        delay = policy.initial_delay * policy.multiplier ** (self.streak - 2)
-        return min(policy.max_delay, delay) * (1 + policy.jitter * (2 * self._rng() - 1))
+        rule = DelayRule(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter)
+        return rule.delay(self.streak - 1, self._rng)

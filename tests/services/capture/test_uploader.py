@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import pytest
+import structlog
 
 from bus import Endpoints
-from services.capture.backend_link import BackendLink, StoredCapture
+from services.capture.drops import DropReason
 from services.capture.frames import Shot
+from services.capture.posting import StoredCapture
 from services.capture.spool import Spool
 from services.capture.uploader import Uploader
+from services.foundation.backend_client import BackendClient
+from tests.services.capture.small_disk import small_disk
 from tests.services.capture.test_spool import shot
 
 SPOOL_MAX_BYTES = 10_000_000
@@ -38,8 +42,8 @@ class Sink:
     def spooled(self, shot: Shot) -> None:
         self.spooled_ids.append(shot.id)
 
-    def dropped(self, frame_ids: list[str], reason: str) -> None:
-        raise AssertionError(f"dropped {frame_ids}: {reason}")
+    def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None:
+        raise AssertionError(f"dropped {frame_ids}: {reason}: {detail}")
 
     def failed(self, reason: str) -> None:
         raise AssertionError(reason)
@@ -74,9 +78,9 @@ async def test_a_shot_being_spooled_when_stopped_is_in_the_spool(
 ) -> None:
     """Cancelled before a worker thread took its spool write, the shot still reaches the spool."""
     spool = Spool(tmp_path / "spool", SPOOL_MAX_BYTES, SPOOL_MAX_AGE)
-    link = BackendLink(endpoints, asyncio.Event(), UPLOAD_TIMEOUT)
+    backend = BackendClient(endpoints, timeout=UPLOAD_TIMEOUT)
     sink = Sink()
-    uploader = Uploader(link, spool, sink)
+    uploader = Uploader(backend, spool, sink)
     kept = shot()
     uploader.submit(kept)
     task = asyncio.create_task(uploader.run())
@@ -86,6 +90,49 @@ async def test_a_shot_being_spooled_when_stopped_is_in_the_spool(
     with pytest.raises(asyncio.CancelledError):
         await task
     await uploader.spool_pending()
-    await link.aclose()
+    await backend.aclose()
     assert spool.ids() == [kept.id]
     assert sink.spooled_ids == [kept.id]
+
+
+class RecordingSink(Sink):
+    """Records drops and failures too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drops: list[tuple[list[str], DropReason]] = []
+        self.failures: list[str] = []
+
+    def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None:
+        self.drops.append((frame_ids, reason))
+
+    def failed(self, reason: str) -> None:
+        self.failures.append(reason)
+
+
+async def test_a_spool_write_on_a_full_disk_is_a_logged_disk_full_drop(
+    tmp_path: Path, endpoints: Endpoints
+) -> None:
+    """No room for the spool: the shot is dropped as disk_full and logged; with room it spools."""
+    with small_disk(tmp_path / "disk") as disk:
+        spool = Spool(disk.path / "spool", SPOOL_MAX_BYTES, SPOOL_MAX_AGE)
+        backend = BackendClient(endpoints, timeout=UPLOAD_TIMEOUT)
+        sink = RecordingSink()
+        uploader = Uploader(backend, spool, sink)
+        disk.fill()
+        lost = shot(100_000)
+        with structlog.testing.capture_logs() as logs:
+            uploader.submit(lost)
+            await uploader.spool_pending()
+        assert sink.drops == [([lost.id], "disk_full")]
+        assert "the disk is full" in sink.failures[0]
+        dropped = [e for e in logs if e["event"] == "frames_dropped"]
+        assert [(e["reason"], e["log_level"]) for e in dropped] == [("disk_full", "warning")]
+        assert lost.id in dropped[0]["detail"]
+        disk.free()
+        kept = shot(100_000)
+        uploader.submit(kept)
+        await uploader.spool_pending()
+        await backend.aclose()
+        assert spool.ids() == [kept.id]
+        assert sink.spooled_ids == [kept.id]
