@@ -34,6 +34,7 @@ CONFIG_FILE_ENV = "CTXBUS_CONFIG"
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT_BACKEND_PORT = 1733
 DEFAULT_FRONTEND_PORT = 1734
+DEFAULT_START_HOLD = 10.0  # seconds; then main answers 503 itself
 MiB = 1024 * 1024
 DAY = 24 * 3600.0
 
@@ -54,6 +55,9 @@ class MainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         DEFAULT_BACKEND_PORT
     )
     standby: Annotated[bool, Meta(description="keep a warm standby backend")] = True
+    start_hold: Annotated[
+        float, Meta(ge=0, le=3600, description="seconds requests wait for a starting backend")
+    ] = DEFAULT_START_HOLD
 
 
 class FrontendConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

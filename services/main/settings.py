@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.foundation.config import Config
+from services.foundation.config import DEFAULT_START_HOLD, Config
 from services.foundation.supervision import RestartPolicy
 
 BACKEND_APP = "backend.app:create_app"
@@ -26,6 +26,7 @@ class MainSettings:
     port: int
     port_pinned: bool  # a configured port: fail instead of falling back to a free port
     standby: bool  # keep a warm standby backend for instant crash recovery
+    start_hold: float = DEFAULT_START_HOLD  # requests wait this long for a starting backend
     start_timeout: float = 30.0
     health_interval: float = 2.0
     health_timeout: float = 1.0
@@ -46,5 +47,6 @@ class MainSettings:
             port=config.main.port,
             port_pinned=config.is_set("main.port"),
             standby=config.main.standby,
+            start_hold=config.main.start_hold,
             backend_app=backend_app or BACKEND_APP,
         )

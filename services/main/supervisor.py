@@ -7,6 +7,9 @@ on it, so no two decisions ever interleave. Nothing in here sleeps to wait.
 Processes: ``active`` serves; ``incoming`` is starting up to replace it (first start, crash
 recovery, planned restart); ``standby`` has imported the app and run its startup, and waits to
 be promoted, which makes crash recovery a matter of milliseconds.
+
+While none of them serves, each published state also goes to an :class:`UnavailableResponder`,
+which answers the port with 503 itself (``stopped``, ``error``, or ``starting`` for too long).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from services.main.backend_process import BackendProcess
 from services.main.decisions import GiveUp, Misses, after_crash, exit_kind, restart_plan
 from services.main.health import HealthProbe
 from services.main.settings import MainSettings
+from services.main.unavailable import UnavailableResponder
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +99,7 @@ class BackendSupervisor:
         self._watchers: set[asyncio.Future[None]] = set()
         self._health = HealthProbe(LOOPBACK_HOST, self.port, settings.health_timeout)
         self._ended = asyncio.Event()
+        self._unavailable = UnavailableResponder(sock, start_hold=settings.start_hold)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -112,6 +117,7 @@ class BackendSupervisor:
                 self._ended.set()
                 liveness.cancel()
                 await self._health.aclose()
+                await self._unavailable.aclose()
 
     def enqueue(self, item: Item) -> None:
         self._queue.put_nowait(item)
@@ -181,6 +187,7 @@ class BackendSupervisor:
     async def handle_ready(self, proc: BackendProcess) -> None:
         if proc is not self.incoming:
             return
+        self._unavailable.leave_to_backend()  # its probe (and every request) is for it now
         if not await self._health.check():
             log.warning("ready_but_unhealthy", backend_pid=proc.pid)
             self._kill(proc, "unhealthy at start")
@@ -367,7 +374,12 @@ class BackendSupervisor:
             exit_code=exit_code,
         )
         log.info("backend_state", state=state, backend_pid=pid, reason=reason)
+        self._unavailable.follow(state, reason, serving=self._serving())  # before anyone hears
         await self._publish(status)
+
+    def _serving(self) -> bool:
+        """Whether a backend process accepts on the socket (serving, or a warm standby)."""
+        return any(p is not None and p.serving for p in (self.active, self.incoming, self.standby))
 
     @staticmethod
     def _pid_of(proc: BackendProcess | None) -> int | None:

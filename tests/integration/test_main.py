@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import socket
@@ -13,15 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import msgspec
 import psutil
 import zmq
 import zmq.asyncio
 
 from bus import Endpoints
+from bus.ops import MainOps
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import Child, ChildSpec
 from services.foundation.supervision.records import ProcessRecord, ProcessRecords
+from tests.apps.steered import BROKEN, GATE
 from tests.fixtures.processes import (
     MainProcess,
     StatusLog,
@@ -32,6 +36,7 @@ from tests.fixtures.processes import (
 from tests.integration.streams import RequestStream
 
 CRASH_APP = "tests.apps.minimal:create_crashing_app"
+STEERED_APP = "tests.apps.steered:create_app"
 
 
 def is_running(pid: int | None) -> bool:
@@ -86,7 +91,7 @@ async def test_planned_restart_hands_off_without_failed_requests(
     stream.start()
     await stream.served_by(first.pid or 0, count=10)
     mark = len(main_process.log.events)
-    assert (await main_process.call("restart_backend")).accepted
+    assert (await main_process.call(MainOps.RESTART_BACKEND)).accepted
     running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
     await stream.served_by(running.pid or 0)
     await stream.stop()
@@ -273,12 +278,12 @@ async def test_stop_and_start_backend(main_process: MainProcess) -> None:
     first = await main_process.status()
     family = [p.pid for p in main_process.descendants()]
     mark = len(main_process.log.events)
-    await main_process.call("stop_backend")
+    await main_process.call(MainOps.STOP_BACKEND)
     await main_process.log.wait_for(lambda e: e.state == "stopped", after=mark)
     assert await wait_gone(family, timeout=5.0) == []
     assert (await main_process.port_info()).port == first.port
     mark = len(main_process.log.events)
-    await main_process.call("start_backend")
+    await main_process.call(MainOps.START_BACKEND)
     running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
     assert running.port == first.port
 
@@ -309,7 +314,7 @@ async def test_shutdown_op_stops_backend_replies_and_exits_zero(runtime_dir: Pat
     """shutdown: the backend is stopped, the caller gets its reply, main exits 0, nothing left."""
     async with exiting_main(runtime_dir) as main:
         family = [p.pid for p in main.descendants()]
-        assert (await main.call("shutdown")).accepted
+        assert (await main.call(MainOps.SHUTDOWN)).accepted
         await exits_cleanly(main, family)
 
 
@@ -325,8 +330,110 @@ async def test_shutdown_op_and_sigterm_together_exit_zero(runtime_dir: Path) -> 
     """A shutdown op and a SIGTERM arriving together: one stop, a reply, exit 0."""
     async with exiting_main(runtime_dir) as main:
         family = [p.pid for p in main.descendants()]
-        reply = asyncio.ensure_future(main.call("shutdown"))
+        reply = asyncio.ensure_future(main.call(MainOps.SHUTDOWN))
         main.child.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             assert (await reply).accepted
         await exits_cleanly(main, family)
+
+
+# -- no backend serving: main answers 503 itself --------------------------------------------------
+
+
+async def get(base_url: str, path: str) -> httpx.Response:
+    """One GET; the 5 s timeout is the proof that it does not hang (it raises if it does)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
+        return await client.get(path)
+
+
+def unavailable(answer: httpx.Response, state: str) -> dict[str, str]:
+    """The error of a 503 ``backend_unavailable`` answer in ``state``; fails on anything else."""
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["retry-after"]) > 0
+    error: dict[str, str] = answer.json()["error"]
+    assert (error["code"], error["state"]) == ("backend_unavailable", state)
+    return error
+
+
+async def test_give_up_answers_503_and_start_backend_serves_again(runtime_dir: Path) -> None:
+    """After a crash-loop give-up every request gets 503 at once; start_backend → served again."""
+    data = runtime_dir / "data"
+    data.mkdir()
+    (data / BROKEN).touch()
+    endpoints = Endpoints(runtime_dir)
+    log = StatusLog(endpoints)
+    argv = main_argv(runtime_dir, "--no-standby", app=STEERED_APP)
+    main = MainProcess(await Child.spawn(ChildSpec("main", argv, dict(os.environ))), endpoints, log)
+    try:
+        error = await log.wait_for(lambda e: e.state == "error", timeout=60.0)
+        base_url = (await main.port_info()).base_url
+        for path in ("/health", "/api/captures"):
+            assert unavailable(await get(base_url, path), "error")["reason"] == error.reason
+        (data / BROKEN).unlink()
+        mark = len(log.events)
+        await main.call(MainOps.START_BACKEND)
+        running = await log.wait_for(lambda e: e.state == "running", after=mark)
+        answer = await get(base_url, "/health")
+        assert answer.status_code == 200
+        assert answer.json()["pid"] == running.pid
+    finally:
+        main.control.close()
+        assert await main.child.terminate(20.0) == 0
+        log.close()
+
+
+async def stop_backend(main: MainProcess) -> None:
+    """stop_backend, returning once main has published ``stopped``."""
+    mark = len(main.log.events)
+    await main.call(MainOps.STOP_BACKEND)
+    await main.log.wait_for(lambda e: e.state == "stopped", after=mark)
+
+
+async def start_backend(main: MainProcess) -> int:
+    """start_backend, returning once ``starting`` is published: the index of the events since."""
+    mark = len(main.log.events)
+    await main.call(MainOps.START_BACKEND)
+    await main.log.wait_for(lambda e: e.state == "starting", after=mark)
+    return mark
+
+
+async def test_stopped_answers_503_and_a_request_waits_for_a_starting_backend(
+    runtime_dir: Path,
+) -> None:
+    """stop_backend: 503 stopped at once; a request sent while starting waits and gets the 200."""
+    async with running_main(runtime_dir, ["--no-standby"], app=STEERED_APP) as main:
+        info = await main.port_info()
+        await stop_backend(main)
+        assert unavailable(await get(info.base_url, "/health"), "stopped")["reason"]
+        gate = runtime_dir / "data" / GATE
+        gate.touch()  # the backend's start-up waits until the test removes it
+        mark = await start_backend(main)
+        reader, writer = await asyncio.open_connection("127.0.0.1", info.port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        gate.unlink()  # only now can the backend finish starting: a 503 would come before
+        async with asyncio.timeout(60):
+            answer = await reader.read()
+        writer.close()
+        running = await main.log.wait_for(lambda e: e.state == "running", after=mark)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["pid"] == running.pid
+
+
+async def test_starting_longer_than_start_hold_answers_503_starting(runtime_dir: Path) -> None:
+    """main.start_hold: past it, a still-starting backend's requests get 503 starting; then 200."""
+    config = runtime_dir / "config.toml"
+    config.write_text("[main]\nstart_hold = 0.2\n")
+    extra = ["--no-standby", "--config", str(config)]
+    async with running_main(runtime_dir, extra, app=STEERED_APP) as main:
+        base_url = (await main.port_info()).base_url
+        await stop_backend(main)
+        gate = runtime_dir / "data" / GATE
+        gate.touch()  # the backend's start-up waits until the test removes it
+        mark = await start_backend(main)
+        assert "0.2 s" in unavailable(await get(base_url, "/health"), "starting")["message"]
+        gate.unlink()
+        running = await main.log.wait_for(lambda e: e.state == "running", after=mark)
+        answer = await get(base_url, "/health")
+        assert answer.status_code == 200
+        assert answer.json()["pid"] == running.pid
