@@ -7,7 +7,7 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 # Debian packages the tests need: an X server, X clients to draw on it (xsetroot is in
 # x11-xserver-utils), the browser Playwright drives.
-APT_PACKAGES := xvfb x11-apps x11-xserver-utils xdotool chromium
+APT_PACKAGES := xvfb x11-apps x11-xserver-utils xdotool openbox chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck pytest bench venv uv sysdeps clean
