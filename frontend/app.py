@@ -26,7 +26,13 @@ from services.foundation.backend_client import BackendClient, BackendUnavailable
 
 STATIC_DIR = Path(__file__).parent / "static"
 FORWARDED_REQUEST_HEADERS = ("accept", "content-type", "if-none-match", "if-modified-since")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "etag", "last-modified")
+FORWARDED_RESPONSE_HEADERS = (
+    "content-type",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "retry-after",
+)
 
 
 @dataclass(frozen=True, slots=True)

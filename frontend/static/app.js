@@ -11,6 +11,14 @@ const ctxbus = (() => {
     emit(topic, body, kind) {
       for (const handler of handlers.get(topic) || []) handler(body, kind);
     },
+    // What a failed /api answer says: the backend's error envelope; for main's 503
+    // backend_unavailable (no backend serves) its state, message and reason.
+    async failure(answer) {
+      const error = (await answer.json().catch(() => null))?.error;
+      if (!error || typeof error !== "object") return `HTTP ${answer.status}`;
+      if (error.code !== "backend_unavailable") return error.message || `HTTP ${answer.status}`;
+      return `backend ${error.state}: ${error.message}` + (error.reason ? ` (${error.reason})` : "");
+    },
   };
 })();
 window.ctxbus = ctxbus;

@@ -85,7 +85,7 @@
       const query = new URLSearchParams({ limit: String(PAGE) });
       if (cursor) query.set("cursor", cursor);
       const answer = await fetch(`/api/captures?${query}`);
-      if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+      if (!answer.ok) throw new Error(await ctxbus.failure(answer));
       const page = await answer.json();
       for (const capture of page.items) place(capture, { live: false });
       cursor = page.next_cursor;
