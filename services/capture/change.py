@@ -7,10 +7,15 @@ Two steps, cheapest first:
 2. otherwise a downscaled comparison: both frames reduced to grey cells of ``CELL`` x ``CELL``
    pixels (box average); the share of cells whose grey level moved by more than ``CELL_DELTA`` is
    the frame's score, and it is kept when the score exceeds the threshold.
+
+The cells of the last kept frame are its :class:`Fingerprint`: small, and all a later frame is
+compared with, so a restarted process seeded with the saved ones (``fingerprints.py``) does not
+keep an unchanged screen again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
@@ -47,23 +52,49 @@ def changed_share(before: Image.Image, after: Image.Image) -> float:
     return histogram[255] / max(1, before.width * before.height)
 
 
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The grey cells of a kept frame: ``width`` x ``height`` cells, one byte each."""
+
+    width: int
+    height: int
+    cells: bytes
+
+    @classmethod
+    def of(cls, image: Image.Image) -> Fingerprint:
+        return cls(image.width, image.height, image.tobytes())
+
+    def image(self) -> Image.Image:
+        return Image.frombytes("L", (self.width, self.height), self.cells)
+
+
+def _identical(seen: RawFrame | None, frame: RawFrame) -> bool:
+    return seen is not None and seen.size == frame.size and seen.bgra == frame.bgra
+
+
 @dataclass(slots=True)
 class _Monitor:
-    seen: RawFrame
+    seen: RawFrame | None
     kept_cells: Image.Image | None
 
 
 class ChangeDetector:
-    """Per-monitor memory of the last seen frame and the cells of the last kept one."""
+    """Per-monitor memory of the last seen frame and the cells of the last kept one.
 
-    def __init__(self, threshold: float) -> None:
+    ``kept`` seeds the memory with fingerprints of frames kept before (by an earlier process).
+    """
+
+    def __init__(self, threshold: float, kept: Mapping[int, Fingerprint] | None = None) -> None:
         self.threshold = threshold
-        self._monitors: dict[int, _Monitor] = {}
+        self._monitors = {
+            monitor: _Monitor(seen=None, kept_cells=fingerprint.image())
+            for monitor, fingerprint in (kept or {}).items()
+        }
 
     def check(self, frame: RawFrame) -> Verdict:
         """Judge ``frame`` against its monitor's last kept frame and remember it as seen."""
         state = self._monitors.get(frame.monitor)
-        if state is not None and state.seen.size == frame.size and state.seen.bgra == frame.bgra:
+        if state is not None and _identical(state.seen, frame):
             state.seen = frame
             return Verdict(keep=False, score=0.0, exact=True)
         current = cells(frame)
@@ -81,6 +112,13 @@ class ChangeDetector:
     def force_keep(self, frame: RawFrame) -> None:
         """Record ``frame`` as kept whatever its verdict (a forced ``capture_now``)."""
         self._monitors[frame.monitor] = _Monitor(seen=frame, kept_cells=cells(frame))
+
+    def kept(self, monitor: int) -> Fingerprint | None:
+        """The fingerprint of ``monitor``'s last kept frame, if any."""
+        state = self._monitors.get(monitor)
+        if state is None or state.kept_cells is None:
+            return None
+        return Fingerprint.of(state.kept_cells)
 
     def forget(self) -> None:
         """Forget every monitor: the next frame of each is kept (e.g. after the display changed)."""

@@ -3,12 +3,15 @@
 One file per shot, ``<seq>-<frame id>.shot``: a JSON line of :class:`ShotMeta`, then the image
 bytes. A file is written under a temporary name, fsynced and renamed, so a crash leaves either a
 whole shot or a ``.tmp`` that the next start deletes. The spool is bounded by total bytes and by
-age; past either bound the oldest shots are dropped (with a warning) and counted. Methods block:
-the service calls them through ``asyncio.to_thread``; a lock keeps the index consistent.
+age; past either bound the oldest shots are dropped, counted and logged (rate-limited, by
+:class:`~services.capture.drops.DropLog`, reasons ``spool_full`` and ``expired``). A write that
+fails raises :class:`SpoolError`, whose ``disk_full`` says whether the disk had no room. Methods
+block: the service calls them through ``asyncio.to_thread``; a lock keeps the index consistent.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -19,12 +22,14 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from services.capture.drops import DropLog
 from services.capture.frames import Shot, ShotMeta
 
 log = structlog.get_logger("capture.spool")
 
 SUFFIX = ".shot"
 TMP_SUFFIX = ".tmp"
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk (or the user's quota) is full
 _meta_decoder = msgspec.json.Decoder(ShotMeta)
 
 
@@ -38,7 +43,14 @@ class Entry:
 
 
 class SpoolError(Exception):
-    """A spool file could not be written; the message names the path and the reason."""
+    """A spool file could not be written; the message names the path and the reason.
+
+    ``disk_full`` is true when the write failed for lack of space (ENOSPC, EDQUOT).
+    """
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
 
 
 class Spool:
@@ -49,6 +61,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.dropped = 0
+        self.drop_log = DropLog()
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
@@ -127,7 +140,10 @@ class Spool:
             tmp.rename(self.path / name)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise SpoolError(f"cannot write to the spool {self.path}: {exc.strerror}") from exc
+            full = exc.errno in NO_ROOM
+            what = "the disk is full: free some space" if full else exc.strerror
+            message = f"cannot write to the spool {self.path}: {what}"
+            raise SpoolError(message, disk_full=full) from exc
         return len(body)
 
     def _read(self, entry: Entry) -> Shot | None:
@@ -151,19 +167,24 @@ class Spool:
 
     def _enforce(self) -> list[str]:
         dropped: list[str] = []
+        expired = 0
         horizon = time.time() - self.max_age
         while self._entries:
             entry = next(iter(self._entries.values()))
-            if self._bytes <= self.max_bytes and entry.captured_at >= horizon:
+            too_old = entry.captured_at < horizon
+            if self._bytes <= self.max_bytes and not too_old:
                 break
             self._discard(entry.name)
             dropped.append(entry.name.split("-", 1)[1].removesuffix(SUFFIX))
-        if dropped:
-            self.dropped += len(dropped)
-            log.warning(
-                "spool_full_dropped_oldest",
-                dropped=len(dropped),
-                max_bytes=self.max_bytes,
-                max_age_s=self.max_age,
-            )
+            expired += too_old
+        self._log_dropped(len(dropped) - expired, expired)
         return dropped
+
+    def _log_dropped(self, full: int, expired: int) -> None:
+        self.dropped += full + expired
+        if full:
+            detail = f"the spool is over {self.max_bytes} bytes: the oldest frames were dropped"
+            self.drop_log("spool_full", full, detail)
+        if expired:
+            detail = f"frames older than {self.max_age:g} s were dropped from the spool"
+            self.drop_log("expired", expired, detail)

@@ -3,18 +3,26 @@
 Every state change is published at once. Counter changes are published at most once per
 ``STATUS_EVERY`` seconds, and before any ``get_status`` answer, so a snapshot is always the latest
 published event with its ``seq``, never a state that was not published.
+
+``disk_full`` is true while a full disk holds frames back: the backend answered an upload with
+``disk_full`` (until an upload is stored again), or a spool write found no room (until a spool
+write or an upload succeeds). Each place is tracked on its own, so a spool write that works while
+the backend's disk is full does not hide the backend's problem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from typing import Literal
 
 import msgspec
 import structlog
 
 from bus import Publisher, endpoints
 from bus.messages import CaptureCounters, CaptureState, CaptureStatus
+
+DiskPlace = Literal["backend", "spool"]
 
 log = structlog.get_logger("capture.status")
 
@@ -32,6 +40,7 @@ class StatusBoard:
         self.last_error: str | None = None
         self.spool_bytes = 0
         self.spool_frames = 0
+        self.full_disks: set[DiskPlace] = set()
         self._latest: CaptureStatus | None = None
         self._dirty = True
 
@@ -43,6 +52,18 @@ class StatusBoard:
     def error(self, message: str) -> None:
         """Remember ``message`` as the last error (published with the next status)."""
         self.last_error = message
+        self._dirty = True
+
+    def disk_full(self, place: DiskPlace, full: bool) -> None:
+        """Record whether the disk at ``place`` (the backend's, the spool's) is full."""
+        if full == (place in self.full_disks):
+            return
+        if full:
+            log.warning("disk_full", place=place, last_error=self.last_error)
+            self.full_disks.add(place)
+        else:
+            log.info("disk_space_back", place=place)
+            self.full_disks.discard(place)
         self._dirty = True
 
     def spool(self, frames: int, size: int) -> None:
@@ -71,6 +92,7 @@ class StatusBoard:
             last_error=self.last_error,
             spool_bytes=self.spool_bytes,
             spool_frames=self.spool_frames,
+            disk_full=bool(self.full_disks),
         )
         self._dirty = False
         self._latest = await self.publisher.publish(endpoints.CAPTURE_STATUS, event)

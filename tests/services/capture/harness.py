@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -107,6 +108,13 @@ class CaptureProcess:
         self.status = status
         self.frames = frames
         self.requester = AsyncRequester(endpoints.capture, timeout=5.0)
+        self.killed = False
+
+    async def kill(self) -> None:
+        """SIGKILL it (a crash: nothing is flushed) and wait until it is reaped."""
+        self.killed = True
+        self.child.kill()
+        await self.child.reaped()
 
     async def get_status(self) -> CaptureStatus:
         return await self.requester.call(CaptureOps.GET_STATUS)
@@ -147,7 +155,10 @@ def capture_argv(runtime_dir: Path, extra: Sequence[str]) -> tuple[str, ...]:
 async def running_capture(
     runtime_dir: Path, extra: Sequence[str] = (), display: str | None = None
 ) -> AsyncIterator[CaptureProcess]:
-    """A capture process, its events logged from before its start; on exit: status 0."""
+    """A capture process, its events logged from before its start; on exit: status 0.
+
+    After :meth:`CaptureProcess.kill` the expected status is death by SIGKILL instead.
+    """
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY" and not k.startswith("CTXBUS_")}
     if display is not None:
         env["DISPLAY"] = display
@@ -163,4 +174,5 @@ async def running_capture(
         yield process
     finally:
         code = await process.stop()
-        assert code == 0, f"capture exited with {code}:\n" + "\n".join(process.child.tail())
+        expected = -signal.SIGKILL if process.killed else 0
+        assert code == expected, f"capture exited with {code}:\n" + "\n".join(process.child.tail())

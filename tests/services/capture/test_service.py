@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import Child, ChildSpec
 from tests.fixtures.display import XServer, running_xvfb, unused_display_number
 from tests.services.capture.harness import REPO, capture_argv, event_proxy, running_capture
+from tests.services.capture.small_disk import small_disk
 
 pytestmark = pytest.mark.display
 
 FAST = ("--interval", "0.2")
+ON_DEMAND = ("--interval", "3600")  # one grab at start, then only capture_now
 
 
 @pytest.fixture
@@ -161,3 +164,56 @@ async def test_a_second_capture_on_the_same_runtime_dir_is_refused(
             assert await second.wait() == EXIT_CONFIG  # set-up error: not to be restarted
         assert any("another ctxbus capture" in line for line in second.tail())
         assert (await capture.get_status()).state == "running"
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_a_restart_does_not_keep_the_unchanged_screen_again(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """Killed after keeping a frame, a restarted capture skips the same screen, keeps a change."""
+    xvfb.fill("#336699")
+    async with running_capture(runtime_dir, ON_DEMAND, display=xvfb.display) as capture:
+        await capture.wait_status(lambda s: s.counters.spooled == 1)  # kept and safe in the spool
+        await capture.kill()
+    async with running_capture(runtime_dir, ON_DEMAND, display=xvfb.display) as capture:
+        first = await capture.wait_status(lambda s: s.counters.grabbed == 1)  # the grab at start
+        assert (first.counters.kept, first.counters.skipped) == (0, 1)
+        assert (await capture.capture_now()).kept == 0
+        status = await capture.get_status()
+        assert (status.counters.kept, status.counters.skipped) == (0, 2)
+        assert status.spool_frames == 1  # only the frame of the killed process
+        xvfb.fill("#993366")
+        assert (await capture.capture_now()).kept == 1
+        status = await capture.wait_status(lambda s: s.counters.spooled == 1)
+        assert status.spool_frames == 2
+
+
+def logged_events(runtime_dir: Path, event: str) -> list[dict[str, object]]:
+    """The capture log file's JSON entries named ``event``."""
+    lines = (runtime_dir / "log" / "capture.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return [entry for entry in entries if entry.get("event") == event]
+
+
+@pytest.mark.usefixtures("proxy")
+async def test_a_full_disk_is_logged_and_shown_in_the_status_until_there_is_room(
+    runtime_dir: Path, xvfb: XServer
+) -> None:
+    """A spool write on a full disk: a logged drop, disk_full in capture.status; room clears it."""
+    xvfb.fill("white")
+    with small_disk(runtime_dir / "capture-data") as disk:
+        async with running_capture(runtime_dir, ON_DEMAND, display=xvfb.display) as capture:
+            await capture.wait_status(lambda s: s.counters.spooled == 1)
+            disk.fill()
+            assert (await capture.capture_now(force=True)).kept == 1
+            full = await capture.wait_status(lambda s: s.disk_full)
+            assert (full.counters.dropped, full.spool_frames) == (1, 1)
+            assert full.last_error is not None
+            assert "the disk is full" in full.last_error
+            disk.free()
+            assert (await capture.capture_now(force=True)).kept == 1
+            status = await capture.wait_status(lambda s: s.counters.spooled == 2)
+            assert not status.disk_full
+            assert (status.counters.dropped, status.spool_frames) == (1, 2)
+    drops = logged_events(runtime_dir, "frames_dropped")
+    assert [(d["reason"], d["frames"], d["level"]) for d in drops] == [("disk_full", 1, "warning")]

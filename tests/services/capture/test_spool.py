@@ -7,12 +7,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.capture.frames import Shot, ShotMeta, new_frame_id
-from services.capture.spool import Spool
+from services.capture.spool import Spool, SpoolError
+from tests.services.capture.small_disk import small_disk
 
 MiB = 1024 * 1024
 
@@ -83,7 +85,9 @@ def test_size_bound_drops_the_oldest_with_a_warning(tmp_path: Path) -> None:
     assert spool.dropped == 3
     assert spool.size_bytes <= 2 * MiB
     assert spool.ids() == [s.id for s in shots[3:]]
-    assert any(entry["event"] == "spool_full_dropped_oldest" for entry in logs)
+    assert [(e["event"], e["reason"], e["frames"]) for e in logs] == [
+        ("frames_dropped", "spool_full", 1)  # the first drop at once; the rest in a summary
+    ]
     assert all(entry["log_level"] == "warning" for entry in logs)
 
 
@@ -141,3 +145,19 @@ def test_fifo_order_holds_across_any_puts_flushes_and_restarts(steps: list[str])
                 spool = Spool(path, MiB, 3600)
         flushed += [s.id for s in drain(spool)]
         assert flushed == expected
+
+
+def test_a_write_on_a_full_disk_raises_a_disk_full_spool_error(tmp_path: Path) -> None:
+    """ENOSPC is a SpoolError marked disk_full, with nothing half-written left behind."""
+    with small_disk(tmp_path / "disk") as disk:
+        spool = Spool(disk.path, MiB, 3600)
+        spool.put(shot())
+        disk.fill()
+        with pytest.raises(SpoolError, match="the disk is full") as caught:
+            spool.put(shot(100_000))
+        assert caught.value.disk_full
+        assert len(spool) == 1
+        assert not list(disk.path.glob(".*.tmp"))
+        disk.free()
+        spool.put(shot(100_000))
+        assert len(spool) == 2
