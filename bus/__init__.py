@@ -39,6 +39,7 @@ from bus.messages import (
     ComponentStatus,
     Event,
     Heartbeat,
+    LauncherHeartbeat,
     Message,
     NoArgs,
     PingResult,
@@ -49,9 +50,21 @@ from bus.proxy import Proxy
 from bus.publisher import Publisher, new_instance_id
 from bus.replier import Replier
 from bus.requester import AsyncRequester, Requester
-from bus.subscriber import HeartbeatRule, StateFollower, Update
+from bus.subscriber import (
+    LAUNCHER_BEAT,
+    MAIN_BEAT,
+    HeartbeatRule,
+    KeyedFollower,
+    KeyedSnapshot,
+    StateFollower,
+    Update,
+    subscribe,
+    topic_of,
+)
 
 __all__ = [
+    "LAUNCHER_BEAT",
+    "MAIN_BEAT",
     "Accepted",
     "AsyncRequester",
     "BackendStatus",
@@ -69,6 +82,9 @@ __all__ = [
     "Event",
     "Heartbeat",
     "HeartbeatRule",
+    "KeyedFollower",
+    "KeyedSnapshot",
+    "LauncherHeartbeat",
     "LauncherOps",
     "MainOps",
     "Message",
@@ -100,4 +116,6 @@ __all__ = [
     "encode_struct",
     "ensure_runtime_dir",
     "new_instance_id",
+    "subscribe",
+    "topic_of",
 ]

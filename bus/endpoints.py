@@ -45,6 +45,7 @@ MAX_IPC_PATH = 107  # sun_path is 108 bytes on Linux, including the NUL
 # -- topics ----------------------------------------------------------------------------------------
 BACKEND_STATUS = "backend.status"
 MAIN_HEARTBEAT = "main.heartbeat"
+LAUNCHER_HEARTBEAT = "launcher.heartbeat"
 COMPONENT_STATUS = "component.status"
 CAPTURE_STATUS = "capture.status"
 CAPTURE_FRAME = "capture.frame"

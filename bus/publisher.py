@@ -7,8 +7,10 @@ one publisher ``instance``; the latest event of each topic is kept for ``get_sta
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
@@ -69,6 +71,16 @@ class Publisher:
         assert self._socket is not None
         self._socket.send_multipart(encode_event(topic, stamped), zmq.NOBLOCK)
         return stamped
+
+    async def heartbeat(self, topic: str, beat: Callable[[], Event]) -> None:
+        """Publish ``beat()`` on ``topic`` every ``HEARTBEAT_INTERVAL`` until cancelled.
+
+        A heartbeat carries the seq of the state topic it vouches for, so a follower that
+        missed the last change of that state notices and re-syncs (the Clone pattern).
+        """
+        while True:
+            await self.publish(topic, beat())
+            await asyncio.sleep(endpoints.HEARTBEAT_INTERVAL)  # the heartbeat's period
 
     def seq(self, topic: str) -> int:
         """The latest ``seq`` published on ``topic`` (0 before the first)."""

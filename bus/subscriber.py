@@ -1,18 +1,24 @@
 """Late-joining subscribers that never miss or double-apply a state change (the Clone pattern).
 
-:class:`StateFollower` subscribes first, then asks the topic's owner for a snapshot (the latest
-event with its ``seq``), then applies only events with the next ``seq``. A gap, an event from a new
-publisher instance, or a heartbeat announcing a ``seq`` beyond ours triggers a re-sync from a
-fresh snapshot. No heartbeat for ``HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS`` means the publisher is
-gone; its next heartbeat means it is back.
+Both followers subscribe first, then ask the topic's owner for a snapshot with its ``seq``, then
+apply only events with the next ``seq``. A gap, an event from a new publisher instance, or a
+heartbeat announcing a ``seq`` beyond ours triggers a re-sync from a fresh snapshot. No heartbeat
+for ``HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS`` means the owner is gone; its next heartbeat means
+it is back.
+
+- :class:`StateFollower`: one value per topic (``backend.status``, owned by main).
+- :class:`KeyedFollower`: one value per key on one topic (``component.status``, one entry per
+  component, owned by the launcher); the snapshot holds every entry and the topic's ``seq``.
+
+:func:`subscribe` is the one place a SUB socket is set up.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import zmq
 import zmq.asyncio
@@ -20,13 +26,35 @@ import zmq.asyncio
 from bus import endpoints
 from bus.codec import decode_event
 from bus.errors import NO_READER, BadReply, BusError, SetupError
-from bus.messages import Event, Heartbeat
+from bus.messages import Event, Heartbeat, LauncherHeartbeat
 
 E = TypeVar("E", bound=Event)
+S = TypeVar("S", bound=zmq.Socket[Any])
 
 # Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
 _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 UpdateKind = Literal["snapshot", "event", "resync", "lost", "back"]
+
+
+def subscribe(context: zmq.Context[S], address: str, topics: Iterable[str]) -> S:
+    """A SUB socket connected to ``address`` and subscribed to each of ``topics``.
+
+    ZeroMQ filters by prefix ("backend.status" also matches "backend.statusX"): compare the
+    topic frame of what arrives again (:func:`topic_of`).
+    """
+    sock = context.socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
+    sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+    sock.connect(address)
+    for topic in topics:
+        sock.subscribe(topic.encode())
+    return sock
+
+
+def topic_of(frames: list[bytes]) -> str:
+    """The topic frame of a received event ('' if there is none)."""
+    return frames[0].decode(errors="replace") if frames else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +65,12 @@ class Update(Generic[E]):
     event: E | None = None
 
 
-def _backend_seq(heartbeat: Heartbeat) -> int:
-    return heartbeat.backend_seq
+def _backend_seq(beat: Any) -> int:
+    return cast(Heartbeat, beat).backend_seq
+
+
+def _component_seq(beat: Any) -> int:
+    return cast(LauncherHeartbeat, beat).component_seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +78,13 @@ class HeartbeatRule:
     """Which topic carries the owner's heartbeat and how to read the followed topic's seq off it."""
 
     topic: str = endpoints.MAIN_HEARTBEAT
-    seq_of: Callable[[Heartbeat], int] = _backend_seq
+    beat_type: type[Event] = Heartbeat
+    seq_of: Callable[[Any], int] = _backend_seq
     liveness: float = endpoints.HEARTBEAT_INTERVAL * endpoints.HEARTBEAT_LIVENESS
+
+
+MAIN_BEAT = HeartbeatRule()
+LAUNCHER_BEAT = HeartbeatRule(endpoints.LAUNCHER_HEARTBEAT, LauncherHeartbeat, _component_seq)
 
 
 class _Inbox:
@@ -85,7 +122,103 @@ class _Inbox:
         self._sock.close(linger=0)
 
 
-class StateFollower(Generic[E]):
+Step = tuple["Update[Any] | None", bool]  # (update to yield, whether a re-sync is needed)
+
+
+class _Follower(Generic[E]):
+    """The loop both followers share: subscribe, sync, receive, heartbeats, lost and back."""
+
+    def __init__(
+        self,
+        events_address: str,
+        topic: str,
+        event_type: type[E],
+        heartbeat: HeartbeatRule | None,
+        context: zmq.asyncio.Context | None,
+    ) -> None:
+        self.events_address = events_address
+        self.topic = topic
+        self.event_type = event_type
+        self.heartbeat = heartbeat
+        self.resyncs = 0
+        self._context = context or zmq.asyncio.Context.instance()
+        self._lost = False
+        self._synced = False
+
+    async def updates(self) -> AsyncIterator[Update[E]]:
+        """Yield the snapshot, then every change in ``seq`` order, re-syncing on any gap."""
+        topics = [self.topic] + ([self.heartbeat.topic] if self.heartbeat is not None else [])
+        plain: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self._context.underlying)
+        inbox = _Inbox(subscribe(plain, self.events_address, topics))
+        liveness = self.heartbeat.liveness if self.heartbeat is not None else None
+        try:
+            need_sync = True
+            while True:
+                if need_sync:
+                    for update in await self._sync_or_lose():
+                        yield update
+                    need_sync = not self._synced or self._lost
+                frames = await inbox.receive(liveness)
+                if frames is None:
+                    if not self._lost:
+                        self._lost = True
+                        yield Update("lost")
+                    continue
+                for change, resync in self._receive(frames):
+                    if change is not None:
+                        yield change
+                    need_sync = need_sync or resync
+        finally:
+            inbox.close()
+
+    async def _sync_or_lose(self) -> list[Update[E]]:
+        try:
+            return await self._sync()
+        except BusError:
+            if not self._lost and self.heartbeat is not None:
+                self._lost = True
+                return [Update("lost")]
+            return []
+
+    def _receive(self, frames: list[bytes]) -> list[Step]:
+        topic = topic_of(frames)
+        rule = self.heartbeat
+        if rule is not None and topic == rule.topic:
+            try:
+                _, beat = decode_event(frames, rule.beat_type)
+            except BadReply:
+                return []
+            return self._on_heartbeat(beat, rule)
+        if topic != self.topic:
+            return []
+        try:
+            _, event = decode_event(frames, self.event_type)
+        except BadReply:
+            return [(None, True)]
+        return [self._on_event(event)]
+
+    def _on_heartbeat(self, beat: Event, rule: HeartbeatRule) -> list[Step]:
+        out: list[Step] = []
+        if self._lost:
+            self._lost = False
+            out.append((Update("back"), True))
+        instance, seq = self._position()
+        if instance is None or beat.instance != instance or rule.seq_of(beat) > seq:
+            out.append((None, True))
+        return out
+
+    async def _sync(self) -> list[Update[E]]:
+        raise NotImplementedError
+
+    def _position(self) -> tuple[str | None, int]:
+        """The owner instance and topic ``seq`` applied so far (None before the first sync)."""
+        raise NotImplementedError
+
+    def _on_event(self, event: E) -> Step:
+        raise NotImplementedError
+
+
+class StateFollower(_Follower[E]):
     """Follow the state published on ``topic``: a snapshot, then each change exactly once."""
 
     def __init__(
@@ -98,104 +231,27 @@ class StateFollower(Generic[E]):
         heartbeat: HeartbeatRule | None = None,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
-        self.events_address = events_address
-        self.topic = topic
-        self.event_type = event_type
-        self.heartbeat = heartbeat
+        super().__init__(events_address, topic, event_type, heartbeat, context)
         self.state: E | None = None
-        self.resyncs = 0
         self._snapshot = snapshot
-        self._context = context or zmq.asyncio.Context.instance()
-        self._lost = False
 
-    def _open(self) -> zmq.Socket[bytes]:
-        sock: zmq.Socket[bytes] = zmq.Socket(self._context, zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
-        sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
-        sock.connect(self.events_address)
-        # Exact topics: ZeroMQ filters by prefix, so "backend.status" would match "backend.statusX";
-        # the topic frame is compared again on receipt.
-        sock.subscribe(self.topic.encode())
-        if self.heartbeat is not None:
-            sock.subscribe(self.heartbeat.topic.encode())
-        return sock
-
-    async def updates(self) -> AsyncIterator[Update[E]]:
-        """Yield the snapshot, then every change in ``seq`` order, re-syncing on any gap."""
-        inbox = _Inbox(self._open())
-        liveness = self.heartbeat.liveness if self.heartbeat is not None else None
-        try:
-            need_sync = True
-            while True:
-                if need_sync:
-                    update = await self._sync()
-                    if update is not None:
-                        yield update
-                    need_sync = self.state is None or self._lost
-                frames = await inbox.receive(liveness)
-                if frames is None:
-                    if not self._lost:
-                        self._lost = True
-                        yield Update("lost")
-                    continue
-                for update, resync in self._receive(frames):
-                    if update is not None:
-                        yield update
-                    need_sync = need_sync or resync
-        finally:
-            inbox.close()
-
-    async def _sync(self) -> Update[E] | None:
-        try:
-            snap = await self._snapshot()
-        except BusError:
-            if not self._lost and self.heartbeat is not None:
-                self._lost = True
-                return Update("lost")
-            return None
-        first = self.state is None
+    def _position(self) -> tuple[str | None, int]:
         state = self.state
+        return (state.instance, state.seq) if state is not None else (None, 0)
+
+    async def _sync(self) -> list[Update[E]]:
+        snap = await self._snapshot()
+        state = self.state
+        self._synced = True
         if state is not None and snap.instance == state.instance and snap.seq <= state.seq:
-            return None
-        self.state = snap
-        if not first:
-            self.resyncs += 1
-        return Update("snapshot" if first else "resync", snap)
-
-    def _receive(self, frames: list[bytes]) -> list[tuple[Update[E] | None, bool]]:
-        """(update to yield, whether a re-sync is needed) for one received event."""
-        topic = frames[0].decode(errors="replace") if frames else ""
-        if self.heartbeat is not None and topic == self.heartbeat.topic:
-            try:
-                _, beat = decode_event(frames, Heartbeat)
-            except BadReply:
-                return []
-            return self._on_heartbeat(beat)
-        if topic != self.topic:
             return []
-        try:
-            _, event = decode_event(frames, self.event_type)
-        except BadReply:
-            return [(None, True)]
-        return [self._on_event(event)]
+        self.state = snap
+        if state is None:
+            return [Update("snapshot", snap)]
+        self.resyncs += 1
+        return [Update("resync", snap)]
 
-    def _on_heartbeat(self, beat: Heartbeat) -> list[tuple[Update[E] | None, bool]]:
-        out: list[tuple[Update[E] | None, bool]] = []
-        if self._lost:
-            self._lost = False
-            out.append((Update("back"), True))
-        state = self.state
-        assert self.heartbeat is not None
-        if (
-            state is None
-            or beat.instance != state.instance
-            or self.heartbeat.seq_of(beat) > state.seq
-        ):
-            out.append((None, True))
-        return out
-
-    def _on_event(self, event: E) -> tuple[Update[E] | None, bool]:
+    def _on_event(self, event: E) -> Step:
         state = self.state
         if state is None or event.instance != state.instance:
             return None, True
@@ -204,4 +260,73 @@ class StateFollower(Generic[E]):
         if event.seq != state.seq + 1:
             return None, True
         self.state = event
+        return Update("event", event), False
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSnapshot(Generic[E]):
+    """The owner's snapshot of keyed state: every entry, and the topic's ``seq`` it reflects."""
+
+    seq: int
+    instance: str
+    entries: Sequence[E] = field(default_factory=list)
+
+
+class KeyedFollower(_Follower[E]):
+    """Follow keyed state on ``topic`` (one entry per ``key(event)``), each change exactly once.
+
+    A snapshot yields every entry (oldest change first) as ``snapshot``, or as ``resync`` for
+    an entry that changed since; an event is applied only when its ``seq`` is the topic's next.
+    """
+
+    def __init__(
+        self,
+        events_address: str,
+        topic: str,
+        event_type: type[E],
+        key: Callable[[E], str],
+        snapshot: Callable[[], Awaitable[KeyedSnapshot[E]]],
+        *,
+        heartbeat: HeartbeatRule | None = None,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        super().__init__(events_address, topic, event_type, heartbeat, context)
+        self.key = key
+        self.state: dict[str, E] = {}
+        self.seq = 0
+        self.instance: str | None = None
+        self._snapshot = snapshot
+
+    def _position(self) -> tuple[str | None, int]:
+        return self.instance, self.seq
+
+    async def _sync(self) -> list[Update[E]]:
+        snap = await self._snapshot()
+        first = not self._synced
+        self._synced = True
+        if snap.instance == self.instance and snap.seq <= self.seq:
+            return []
+        if snap.instance != self.instance:
+            self.state = {}
+        self.instance, self.seq = snap.instance, snap.seq
+        if not first:
+            self.resyncs += 1
+        kind: UpdateKind = "snapshot" if first else "resync"
+        out: list[Update[E]] = []
+        for entry in sorted(snap.entries, key=lambda e: e.seq):
+            known = self.state.get(self.key(entry))
+            if known is None or known.seq != entry.seq:
+                self.state[self.key(entry)] = entry
+                out.append(Update(kind, entry))
+        return out
+
+    def _on_event(self, event: E) -> Step:
+        if event.instance != self.instance:
+            return None, True
+        if event.seq <= self.seq:
+            return None, False
+        if event.seq != self.seq + 1:
+            return None, True
+        self.seq = event.seq
+        self.state[self.key(event)] = event
         return Update("event", event), False

@@ -2,7 +2,7 @@
 
 ``backend.status`` is followed with the Clone pattern (:class:`bus.StateFollower`: snapshot from
 main's ``get_status``, then each change exactly once, ``lost``/``back`` from main's heartbeat);
-``component.status`` too (:func:`follow_components`: snapshot from the launcher's
+``component.status`` too (:class:`bus.KeyedFollower`: snapshot from the launcher's
 ``get_components``, then each component's later events by ``seq``); other topics
 (``FORWARDED_TOPICS``) are plain subscriptions. Every SSE message is one JSON object
 ``{"topic": str, "kind": "snapshot"|"event"|"resync"|"lost"|"back", "body": {...}|null}``; a new
@@ -21,16 +21,19 @@ import zmq
 import zmq.asyncio
 
 from bus import (
+    LAUNCHER_BEAT,
+    MAIN_BEAT,
     BackendStatus,
-    BadReply,
-    BusError,
     ComponentStatus,
-    HeartbeatRule,
+    KeyedFollower,
+    KeyedSnapshot,
     StateFollower,
     Update,
     endpoints,
+    subscribe,
+    topic_of,
 )
-from bus.codec import decode_event, encode_struct
+from bus.codec import encode_struct
 from bus.messages import ComponentList
 
 log = structlog.get_logger("frontend.events")
@@ -139,95 +142,49 @@ def backend_follower(
         endpoints.BACKEND_STATUS,
         BackendStatus,
         snapshot,
-        heartbeat=HeartbeatRule(),
+        heartbeat=MAIN_BEAT,
     )
 
 
-class ComponentTable:
-    """The Clone pattern over ``component.status``, per component: never a stale or repeated row.
+def components_follower(
+    events_address: str, snapshot: Callable[[], Awaitable[ComponentList]]
+) -> KeyedFollower[ComponentStatus]:
+    """The Clone pattern over ``component.status``, one row per component (launcher's heartbeat)."""
 
-    The launcher's ``get_components`` gives every component's latest event (each with its
-    ``seq``) and the topic's newest ``seq``; an event is applied only if its ``seq`` is above the
-    one known for its component. A gap in the topic's ``seq`` or a new launcher instance means
-    events were missed: a fresh snapshot. No launcher (a frontend run alone): no rows.
-    """
+    async def keyed() -> KeyedSnapshot[ComponentStatus]:
+        listing = await snapshot()
+        return KeyedSnapshot(listing.seq, listing.instance, listing.components)
 
-    def __init__(self, hub: EventHub, snapshot: Callable[[], Awaitable[ComponentList]]) -> None:
-        self._hub = hub
-        self._snapshot = snapshot
-        self._instance: str | None = None
-        self._seq = 0  # the newest seq of the topic seen
-        self._known: dict[str, int] = {}  # component -> seq of its row
-
-    async def sync(self) -> None:
-        """Take a snapshot (nothing happens if the launcher does not answer)."""
-        try:
-            snap = await self._snapshot()
-        except BusError as exc:
-            log.info("no_component_snapshot", error=str(exc))
-            return
-        self._adopt(snap.instance)
-        for status in snap.components:
-            self._apply(status, "snapshot")
-        self._seq = max(self._seq, snap.seq)
-
-    async def on_event(self, status: ComponentStatus) -> None:
-        """Apply one ``component.status`` event, re-syncing first if some were missed."""
-        if status.instance != self._instance or status.seq > self._seq + 1:
-            await self.sync()
-        self._adopt(status.instance)
-        self._apply(status, "event")
-        self._seq = max(self._seq, status.seq)
-
-    def _adopt(self, instance: str) -> None:
-        if instance != self._instance:
-            self._instance, self._seq = instance, 0
-            self._known.clear()
-
-    def _apply(self, status: ComponentStatus, kind: str) -> None:
-        if status.seq > self._known.get(status.component, 0):
-            self._known[status.component] = status.seq
-            self._hub.broadcast(endpoints.COMPONENT_STATUS, kind, encode_struct(status))
+    return KeyedFollower(
+        events_address,
+        endpoints.COMPONENT_STATUS,
+        ComponentStatus,
+        _component_key,
+        keyed,
+        heartbeat=LAUNCHER_BEAT,
+    )
 
 
-async def follow_components(table: ComponentTable, events_address: str) -> None:
-    """Subscribe to ``component.status``, then take the snapshot, then apply every event."""
-    sock = _subscriber(events_address, (endpoints.COMPONENT_STATUS,))
-    try:
-        await table.sync()
-        while True:
-            frames = await sock.recv_multipart()
-            try:
-                topic, status = decode_event(frames, ComponentStatus)
-            except BadReply:
-                log.warning("bad_event_dropped", topic=endpoints.COMPONENT_STATUS)
-                continue
-            if topic == endpoints.COMPONENT_STATUS:  # ZeroMQ filters by prefix
-                await table.on_event(status)
-    finally:
-        sock.close(linger=0)
+def _component_key(status: ComponentStatus) -> str:
+    return status.component
 
 
-def _subscriber(events_address: str, topics: tuple[str, ...]) -> zmq.asyncio.Socket:
-    sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
-    sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
-    sock.connect(events_address)
-    for topic in topics:
-        sock.subscribe(topic.encode())
-    return sock
+async def follow_components(hub: EventHub, follower: KeyedFollower[ComponentStatus]) -> None:
+    """Feed each component's row changes to the hub (the launcher's liveness is not a row)."""
+    async for update in follower.updates():
+        if update.event is not None:
+            hub.broadcast(endpoints.COMPONENT_STATUS, update.kind, encode_struct(update.event))
 
 
 async def forward_topics(
     hub: EventHub, events_address: str, topics: tuple[str, ...] = FORWARDED_TOPICS
 ) -> None:
     """Relay every event on ``topics`` to the hub, body unchanged."""
-    sock = _subscriber(events_address, topics)
+    sock = subscribe(zmq.asyncio.Context.instance(), events_address, topics)
     try:
         while True:
             frames = await sock.recv_multipart()
-            topic = frames[0].decode(errors="replace")
+            topic = topic_of(frames)
             if len(frames) != 2 or topic not in topics:
                 continue  # ZeroMQ filters by prefix; exact topics only
             try:

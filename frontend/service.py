@@ -13,15 +13,15 @@ import signal
 import structlog
 import uvicorn
 
-from bus import AsyncRequester, BackendStatus, PortInfo
+from bus import AsyncRequester, BackendStatus, PortInfo, endpoints
 from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
 from frontend.events import (
-    ComponentTable,
     EventHub,
     backend_follower,
+    components_follower,
     follow_backend,
     follow_components,
     forward_topics,
@@ -35,8 +35,6 @@ from services.foundation.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
 
-SNAPSHOT_TIMEOUT = 0.5  # one attempt at the launcher's get_components: none when run alone
-
 
 class Frontend:
     """One frontend process's parts and its run loop."""
@@ -45,8 +43,8 @@ class Frontend:
         self.settings = settings
         self.control = AsyncRequester(settings.endpoints.control)
         self.launcher = AsyncRequester(settings.endpoints.launcher)
-        self.components = AsyncRequester(
-            settings.endpoints.launcher, timeout=SNAPSHOT_TIMEOUT, retries=1
+        self.components = AsyncRequester(  # one short attempt: no launcher when run alone
+            settings.endpoints.launcher, timeout=endpoints.OPTIONAL_PEER_TIMEOUT, retries=1
         )
         self.capture = AsyncRequester(settings.endpoints.capture)
         self.backend = BackendClient(settings.endpoints, requester=self.control)
@@ -105,11 +103,11 @@ class Frontend:
             async with asyncio.TaskGroup() as group:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 follower = backend_follower(self.settings.endpoints.events, self.get_status)
-                table = ComponentTable(self.hub, self.get_components)
+                rows = components_follower(self.settings.endpoints.events, self.get_components)
                 relays = [
                     group.create_task(follow_backend(self.hub, follower, self.backend.observe)),
                     group.create_task(forward_topics(self.hub, self.settings.endpoints.events)),
-                    group.create_task(follow_components(table, self.settings.endpoints.events)),
+                    group.create_task(follow_components(self.hub, rows)),
                 ]
                 await self._until_served(server, serving, gate)
                 await self.stopping.wait()

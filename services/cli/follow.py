@@ -2,7 +2,8 @@
 
 Two Clone-pattern followers run side by side: ``backend.status`` (snapshot from main's
 ``get_status``, gaps re-synced, main's heartbeat says when it is gone and back) and
-``component.status`` (snapshot from the launcher's ``get_components``, one line per component).
+``component.status`` (:class:`bus.KeyedFollower`: snapshot from the launcher's ``get_components``,
+one line per component).
 With ``--json`` each update is one line: ``{"topic": ..., "kind": ..., "event": {...}|null}``,
 ``kind`` being one of ``snapshot``, ``event``, ``resync``, ``lost``, ``back``.
 """
@@ -15,41 +16,49 @@ import time
 from typing import TypeVar
 
 from bus import (
+    LAUNCHER_BEAT,
+    MAIN_BEAT,
     AsyncRequester,
     BackendStatus,
     ComponentStatus,
     Event,
-    HeartbeatRule,
+    KeyedFollower,
+    KeyedSnapshot,
     StateFollower,
     Update,
     endpoints,
 )
 from bus.endpoints import ABSENT_PEER_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT
 from bus.ops import LauncherOps, MainOps
+from services.cli.commands import backend_reason, backend_state
 from services.cli.context import Context
 from services.foundation.terminal import styled
 
 E = TypeVar("E", bound=Event)
 
 
+OWNERS = {endpoints.BACKEND_STATUS: "main", endpoints.COMPONENT_STATUS: "the launcher"}
+
+
 def describe(topic: str, update: Update[E]) -> str:
     """One human line for an update."""
     stamp = time.strftime("%H:%M:%S")
-    liveness = HeartbeatRule().liveness
+    owner = OWNERS.get(topic, topic)
     if update.kind == "lost":
-        return f"{stamp} [bold red]main is gone[/] (no heartbeat for {liveness:g} s)"
+        return f"{stamp} [bold red]{owner} is gone[/] (no heartbeat for {MAIN_BEAT.liveness:g} s)"
     if update.kind == "back":
-        return f"{stamp} [green]main is back[/]"
+        return f"{stamp} [green]{owner} is back[/]"
     event = update.event
+    reason = getattr(event, "reason", None)
     if isinstance(event, BackendStatus):
-        text = f"backend {styled(event.state)} pid {event.pid or '-'} port {event.port}"
+        text = f"backend {backend_state(event)} pid {event.pid or '-'} port {event.port}"
         text += f" restarts {event.restarts}"
+        reason = backend_reason(event) or reason  # a running one's past reason is history
     elif isinstance(event, ComponentStatus):
         text = f"{event.component} {styled(event.state)} pid {event.pid or '-'}"
         text += f" restarts {event.restarts}" + (f" {event.url}" if event.url else "")
     else:
         text = topic
-    reason = getattr(event, "reason", None)
     seq = event.seq if event is not None else 0
     note = "" if update.kind == "event" else f" ({update.kind})"
     return f"{stamp} {text}" + (f" [dim]({reason})[/]" if reason else "") + f" seq {seq}{note}"
@@ -67,8 +76,8 @@ class Follow:
             ctx.endpoints.control, timeout=ABSENT_PEER_TIMEOUT, retries=1
         )
         self.seen_main = False
+        self.seen_launcher = False
         self.launcher = AsyncRequester(ctx.endpoints.launcher, timeout=REQUEST_TIMEOUT, retries=1)
-        self.components: list[ComponentStatus] = []
 
     async def backend_snapshot(self) -> BackendStatus:
         """main's state; one short attempt while its socket file is missing (so "lost" at once)."""
@@ -76,17 +85,16 @@ class Follow:
         requester = self.absent_control if missing else self.control
         return await requester.call(MainOps.GET_STATUS)
 
-    async def component_snapshot(self) -> ComponentStatus:
-        """The launcher's snapshot: every component is kept for printing, the newest returned."""
+    async def component_snapshot(self) -> KeyedSnapshot[ComponentStatus]:
+        """The launcher's snapshot: every component's latest state and the topic's seq."""
         listing = await self.launcher.call(LauncherOps.GET_COMPONENTS)
-        self.components = sorted(listing.components, key=lambda c: c.seq)
-        if self.components:
-            return self.components[-1]
-        return ComponentStatus(
-            component="", state="stopped", seq=listing.seq, instance=listing.instance
-        )
+        return KeyedSnapshot(listing.seq, listing.instance, listing.components)
 
     def show(self, topic: str, update: Update[E]) -> None:
+        if topic == endpoints.COMPONENT_STATUS:
+            if update.event is None and not self.seen_launcher:
+                return  # `ctxbus main` alone: no launcher to miss
+            self.seen_launcher = self.seen_launcher or update.event is not None
         if self.ctx.out.json_mode:
             self.ctx.out.data({"topic": topic, "kind": update.kind, "event": update.event})
         elif topic == endpoints.BACKEND_STATUS and update.kind == "lost" and not self.seen_main:
@@ -97,18 +105,9 @@ class Follow:
         if topic == endpoints.BACKEND_STATUS and update.event is not None:
             self.seen_main = True
 
-    async def follow(self, follower: StateFollower[E]) -> None:
+    async def follow(self, follower: StateFollower[E] | KeyedFollower[E]) -> None:
         async for update in follower.updates():
             self.show(follower.topic, update)
-
-    async def follow_components(self, follower: StateFollower[ComponentStatus]) -> None:
-        """Like :meth:`follow`, but a snapshot shows every component, oldest change first."""
-        async for update in follower.updates():
-            if update.kind in ("snapshot", "resync"):
-                for component in self.components:
-                    self.show(follower.topic, Update(update.kind, component))
-            else:
-                self.show(follower.topic, update)
 
     async def run(self) -> None:
         backend = StateFollower(
@@ -116,17 +115,23 @@ class Follow:
             endpoints.BACKEND_STATUS,
             BackendStatus,
             self.backend_snapshot,
-            heartbeat=HeartbeatRule(),
+            heartbeat=MAIN_BEAT,
         )
-        parts = StateFollower(
+        parts = KeyedFollower(
             self.ctx.endpoints.events,
             endpoints.COMPONENT_STATUS,
             ComponentStatus,
+            _component_key,
             self.component_snapshot,
+            heartbeat=LAUNCHER_BEAT,
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(self.follow(backend))
-            group.create_task(self.follow_components(parts))
+            group.create_task(self.follow(parts))
+
+
+def _component_key(status: ComponentStatus) -> str:
+    return status.component
 
 
 async def follow_status(ctx: Context) -> int:

@@ -16,12 +16,13 @@ import webbrowser
 import structlog
 
 from bus import (
+    MAIN_BEAT,
     Accepted,
     AsyncRequester,
     BackendStatus,
     ComponentStatus,
     Endpoints,
-    HeartbeatRule,
+    LauncherHeartbeat,
     NoArgs,
     Publisher,
     Replier,
@@ -92,6 +93,9 @@ class Launcher:
         elif now.restarts > (before.restarts if before is not None else 0):
             self.report.restarting(now)
 
+    def _beat(self) -> LauncherHeartbeat:
+        return LauncherHeartbeat(component_seq=self.publisher.seq(endpoints.COMPONENT_STATUS))
+
     def replier(self) -> Replier:
         replier = Replier(self.bus.launcher)
         replier.register(LauncherOps.GET_STATUS, self.op_get_status)
@@ -142,7 +146,7 @@ class Launcher:
             endpoints.BACKEND_STATUS,
             BackendStatus,
             self.get_backend_status,
-            heartbeat=HeartbeatRule(),
+            heartbeat=MAIN_BEAT,
         )
         async for update in follower.updates():
             if update.event is None:
@@ -189,6 +193,9 @@ class Launcher:
         async with asyncio.TaskGroup() as group:
             serving = group.create_task(replier.serve())
             watching = group.create_task(self.watch_backend())
+            beating = group.create_task(
+                self.publisher.heartbeat(endpoints.LAUNCHER_HEARTBEAT, self._beat)
+            )
             early = [c for c in self.components.values() if not c.settings.after_ready]
             for component in early:
                 group.create_task(component.run())
@@ -203,8 +210,8 @@ class Launcher:
                 code = 1
             if not await self.handle_shutdown():
                 code = 1
-            watching.cancel()
-            serving.cancel()
+            for task in (watching, beating, serving):
+                task.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         return FORCED_EXIT if self.signals > 1 else code

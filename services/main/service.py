@@ -27,6 +27,7 @@ from bus import (
     Replier,
     ensure_runtime_dir,
     new_instance_id,
+    subscribe,
 )
 from bus import endpoints as names
 from bus.codec import decode_event
@@ -92,7 +93,9 @@ class MainService:
                 self.publisher.connect()
                 replier.bind()
                 serving = tasks.create_task(replier.serve())
-                beating = tasks.create_task(self._heartbeat())
+                beating = tasks.create_task(
+                    self.publisher.heartbeat(names.MAIN_HEARTBEAT, self._beat)
+                )
                 on_signal = tasks.create_task(self._stop_on_signal())
                 runtime_dir = str(self.endpoints.runtime_dir)
                 log.info("main_ready", port=self.supervisor.port, runtime_dir=runtime_dir)
@@ -129,10 +132,9 @@ class MainService:
         first heartbeats may go out before our own subscription has reached the proxy: send
         another every probe until one arrives, for at most ``FLUSH_TIMEOUT``.
         """
-        sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.endpoints.events)
-        sock.subscribe(names.MAIN_HEARTBEAT.encode())
+        sock = subscribe(
+            zmq.asyncio.Context.instance(), self.endpoints.events, [names.MAIN_HEARTBEAT]
+        )
         after = self.publisher.seq(names.MAIN_HEARTBEAT)
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT):
@@ -144,19 +146,15 @@ class MainService:
             sock.close(linger=0)
 
     async def _heard_own_beat(self, sock: zmq.asyncio.Socket, after: int) -> bool:
-        beat = Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
-        await self.publisher.publish(names.MAIN_HEARTBEAT, beat)
+        await self.publisher.publish(names.MAIN_HEARTBEAT, self._beat())
         while await sock.poll(FLUSH_PROBE_MS):
             _, heard = decode_event(await sock.recv_multipart(), Heartbeat)
             if heard.instance == self.instance and heard.seq > after:
                 return True
         return False
 
-    async def _heartbeat(self) -> None:
-        while True:
-            beat = Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
-            await self.publisher.publish(names.MAIN_HEARTBEAT, beat)
-            await asyncio.sleep(names.HEARTBEAT_INTERVAL)  # the heartbeat's period
+    def _beat(self) -> Heartbeat:
+        return Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
 
     # -- ops -------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from bus import (
     ComponentStatus,
     Event,
     Heartbeat,
+    LauncherHeartbeat,
     Message,
     NoArgs,
     PingResult,
@@ -44,6 +45,7 @@ from bus.endpoints import (
     CAPTURE_FRAME,
     CAPTURE_STATUS,
     COMPONENT_STATUS,
+    LAUNCHER_HEARTBEAT,
     MAIN_HEARTBEAT,
     MAX_MESSAGE_BYTES,
 )
@@ -64,6 +66,7 @@ EVENT_EXAMPLES: dict[str, Event] = {
         state="running", port=8123, pid=42, restarts=1, reason="crashed", exit_code=-9
     ),
     MAIN_HEARTBEAT: Heartbeat(backend_seq=17),
+    LAUNCHER_HEARTBEAT: LauncherHeartbeat(component_seq=4),
     COMPONENT_STATUS: ComponentStatus(
         component="frontend", state="running", pid=7, url="http://127.0.0.1:8124/"
     ),

@@ -16,6 +16,7 @@ EXPECTED = {
     "ComponentStatus",
     "Event",
     "Heartbeat",
+    "LauncherHeartbeat",
     "Message",
     "NoArgs",
     "PingResult",
@@ -58,6 +59,12 @@ EXPECTED = {
     "Proxy",
     "StateFollower",
     "HeartbeatRule",
+    "KeyedFollower",
+    "KeyedSnapshot",
+    "LAUNCHER_BEAT",
+    "MAIN_BEAT",
+    "subscribe",
+    "topic_of",
     "Update",
 }
 
