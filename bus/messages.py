@@ -112,12 +112,21 @@ class BackendStatus(Event, kw_only=True):
     restarts: int = 0
     reason: str | None = None
     exit_code: int | None = None
+    # While ``running``: the backend's own ``/health`` verdict and why (None: not known yet).
+    health: Literal["ok", "degraded"] | None = None
+    health_reason: str | None = None
 
 
 class Heartbeat(Event, kw_only=True):
     """``main.heartbeat``: main is alive, and the latest ``backend.status`` seq it published."""
 
     backend_seq: int
+
+
+class LauncherHeartbeat(Event, kw_only=True):
+    """``launcher.heartbeat``: the launcher is alive, and its latest ``component.status`` seq."""
+
+    component_seq: int
 
 
 ComponentState = Literal["starting", "running", "stopping", "stopped", "error", "unavailable"]
@@ -138,7 +147,12 @@ class ComponentStatus(Event, kw_only=True):
 
 # -- capture --------------------------------------------------------------------------------------
 
-CaptureState = Literal["starting", "running", "paused", "unavailable", "stopping", "stopped"]
+CaptureState = Literal[
+    "starting", "running", "paused", "idle", "unavailable", "stopping", "stopped"
+]
+WindowReading = Literal["unknown", "available", "unavailable"]  # can capture read the windows?
+CaptureTrigger = Literal["interval", "window", "manual", "resume"]  # what made a grab happen
+Pattern = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
 class CaptureCounters(Message, kw_only=True):
@@ -148,6 +162,7 @@ class CaptureCounters(Message, kw_only=True):
     spooled: int = 0
     uploaded: int = 0
     dropped: int = 0
+    excluded: int = 0  # frames of monitors showing an excluded window, never encoded
 
 
 class CaptureStatus(Event, kw_only=True):
@@ -161,6 +176,8 @@ class CaptureStatus(Event, kw_only=True):
     spool_bytes: int = 0
     spool_frames: int = 0
     disk_full: bool = False  # a full disk (the backend's or the spool's) holds frames back
+    window: WindowReading = "unknown"  # whether frames are attributed to the active window
+    window_reason: str | None = None  # why the windows cannot be read, when unavailable
 
 
 class CaptureFrame(Event, kw_only=True):
@@ -176,6 +193,9 @@ class CaptureFrame(Event, kw_only=True):
     width: int
     height: int
     bytes: int
+    app: str | None = None  # the active window's application (WM_CLASS), if known
+    title: str | None = None  # its title, at most 512 characters
+    trigger: CaptureTrigger = "interval"
 
 
 class ComponentList(Message, kw_only=True):
@@ -203,9 +223,27 @@ class CaptureNowResult(Message, kw_only=True):
     skipped: int
 
 
+class ExcludeRule(Message, kw_only=True):
+    """``add_exclude``, and one ``capture.exclude`` entry: never record a window that matches.
+
+    Each pattern set is a shell glob (``*``, ``?``, ``[...]``), case-insensitive, matched against
+    the whole value: ``app`` the window's class (WM_CLASS), ``title`` its title, ``process`` its
+    process name. A rule with several patterns matches a window that matches them all.
+    """
+
+    app: Pattern | None = None
+    title: Pattern | None = None
+    process: Pattern | None = None
+
+    def __post_init__(self) -> None:
+        if self.app is None and self.title is None and self.process is None:
+            raise ValueError("a rule needs app, title or process (a glob pattern)")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     endpoints.BACKEND_STATUS: BackendStatus,
     endpoints.MAIN_HEARTBEAT: Heartbeat,
+    endpoints.LAUNCHER_HEARTBEAT: LauncherHeartbeat,
     endpoints.COMPONENT_STATUS: ComponentStatus,
     endpoints.CAPTURE_STATUS: CaptureStatus,
     endpoints.CAPTURE_FRAME: CaptureFrame,

@@ -23,6 +23,7 @@ from bus.messages import (
     CaptureStatus,
     ComponentList,
     ComponentStatus,
+    ExcludeRule,
     NoArgs,
     PingResult,
     PortInfo,
@@ -66,9 +67,10 @@ class LauncherOps:
 
 
 class CaptureOps:
-    """capture, on ``Endpoints.capture``: pause, resume, grab now, and its state."""
+    """capture, on ``Endpoints.capture``: pause, resume, grab now, its state, privacy rules."""
 
     PAUSE: Final = Op("pause", NoArgs, CaptureStatus)
     RESUME: Final = Op("resume", NoArgs, CaptureStatus)
     CAPTURE_NOW: Final = Op("capture_now", CaptureNowArgs, CaptureNowResult)
     GET_STATUS: Final = Op("get_status", NoArgs, CaptureStatus)
+    ADD_EXCLUDE: Final = Op("add_exclude", ExcludeRule, CaptureStatus)  # kept across restarts

@@ -58,6 +58,7 @@ from bus.messages import (
     CaptureNowResult,
     CaptureStatus,
     ComponentList,
+    ExcludeRule,
 )
 from bus.ops import MainOps, Op
 
@@ -86,6 +87,8 @@ PAYLOAD_EXAMPLES: list[Message] = [
     CaptureCounters(grabbed=1, kept=1, skipped=0, spooled=2, uploaded=3, dropped=4),
     CaptureNowArgs(force=True),
     CaptureNowResult(kept=2, skipped=1),
+    ExcludeRule(app="KeePassXC"),
+    ExcludeRule(title="*Private Browsing*", process="firefox*"),
     ComponentList(
         seq=3,
         instance="abc",
