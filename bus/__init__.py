@@ -25,6 +25,7 @@ from bus.errors import (
     ProtocolError,
     RemoteError,
     RuntimeDirError,
+    ServiceError,
     SetupError,
     TransportError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "Replier",
     "Requester",
     "RuntimeDirError",
+    "ServiceError",
     "SetupError",
     "StateFollower",
     "TransportError",

@@ -125,13 +125,14 @@ class Endpoints:
     @classmethod
     def from_env(cls, runtime_dir: Path | None = None) -> Endpoints:
         """Endpoints for ``runtime_dir`` (default: :func:`default_runtime_dir`) and the env."""
-        transport = os.environ.get(TRANSPORT_ENV, "ipc")
-        if transport not in ("ipc", "tcp"):
-            raise RuntimeDirError(f"{TRANSPORT_ENV} must be 'ipc' or 'tcp', not {transport!r}")
+        raw = os.environ.get(TRANSPORT_ENV, "ipc")
+        if raw not in ("ipc", "tcp"):
+            raise RuntimeDirError(f"{TRANSPORT_ENV} must be 'ipc' or 'tcp', not {raw!r}")
+        transport: Transport = "tcp" if raw == "tcp" else "ipc"
         base = os.environ.get(TCP_BASE_PORT_ENV, str(DEFAULT_TCP_BASE_PORT))
         if not base.isdigit() or not 1024 <= int(base) <= 65530:
             raise RuntimeDirError(f"{TCP_BASE_PORT_ENV} must be a port from 1024 to 65530")
-        return cls(runtime_dir or default_runtime_dir(), transport, int(base))  # type: ignore[arg-type]
+        return cls(runtime_dir or default_runtime_dir(), transport, int(base))
 
     def address(self, name: str) -> str:
         """The zmq address of endpoint ``name`` (one of the endpoint constants above)."""

@@ -1,7 +1,8 @@
 """The one exception tree of ctxbus.
 
-Every error a ctxbus component raises on purpose is a ``BusError``; foreign errors (zmq, msgspec,
-OS) are mapped at the boundary with ``raise ... from exc``::
+Every error a ctxbus process raises on purpose is a ``BusError``; foreign errors (zmq, msgspec,
+httpx, mss, OS) are mapped at the boundary with ``raise ... from exc``. The classes below the
+bus's own live with the code that raises them::
 
     BusError
     ├── BusTimeout          no reply after every Lazy Pirate retry
@@ -10,8 +11,19 @@ OS) are mapped at the boundary with ``raise ... from exc``::
     ├── ProtocolError       a frame we received breaks the contract; ``.code`` says how
     ├── OpError             raised by an op handler to send a chosen error reply
     ├── TransportError      a socket operation failed (a zmq error other than a missed reply)
-    └── SetupError          the local environment is unusable (runtime dir, endpoint in use, ...)
-        └── RuntimeDirError
+    ├── SetupError          the process cannot run as set up: its entry point exits 78 (EX_CONFIG)
+    │   ├── RuntimeDirError         the runtime dir is missing, unsafe or unusable
+    │   └── ConfigError             a configuration value (services.foundation.config)
+    └── ServiceError        part of a process's work cannot be done now: reported, retried
+        ├── BackendUnavailable      no backend to talk to (services.foundation.backend_client)
+        │   └── UploadFailed        a shot was not stored (services.capture.posting)
+        ├── GrabError               the screen cannot be grabbed (services.capture.grabber)
+        └── SpoolError              a spool file cannot be written (services.capture.spool)
+
+Two boundaries keep trees of their own, mapped where they meet the outside: the backend's
+``ApiError`` tree (``backend/errors.py``), one class per HTTP error envelope, and its
+``ContractError`` (``backend/server.py``: spawned without a valid spawn contract, exit 78). The
+backend imports nothing of the bus, which keeps its start-up lean.
 """
 
 from __future__ import annotations
@@ -79,6 +91,10 @@ class SetupError(BusError):
 
 class RuntimeDirError(SetupError):
     """The runtime directory is missing, unsafe or unusable."""
+
+
+class ServiceError(BusError):
+    """Part of a process's work cannot be done now; it is reported in its status and retried."""
 
 
 NO_READER = (

@@ -13,10 +13,11 @@ import time
 
 import mss
 
+from bus import ServiceError
 from services.capture.frames import RawFrame, new_frame_id
 
 
-class GrabError(Exception):
+class GrabError(ServiceError):
     """The screen cannot be grabbed now; ``reason`` says why and what to do."""
 
     def __init__(self, reason: str) -> None:
@@ -71,6 +72,8 @@ class Grabber:
             width=shot.width,
             height=shot.height,
             bgra=shot.raw,
+            left=monitor["left"],
+            top=monitor["top"],
         )
 
     def close(self) -> None:

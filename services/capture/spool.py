@@ -22,6 +22,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from bus import ServiceError
 from services.capture.drops import DropLog
 from services.capture.frames import Shot, ShotMeta
 
@@ -42,7 +43,7 @@ class Entry:
     captured_at: float
 
 
-class SpoolError(Exception):
+class SpoolError(ServiceError):
     """A spool file could not be written; the message names the path and the reason.
 
     ``disk_full`` is true when the write failed for lack of space (ENOSPC, EDQUOT).

@@ -27,6 +27,7 @@ from bus import (
     HeartbeatRule,
     MainOps,
     PortInfo,
+    ServiceError,
     StateFollower,
     endpoints,
 )
@@ -39,7 +40,7 @@ STALE_TOKEN_CODES = frozenset({401, 403})
 DEFAULT_TIMEOUT = 30.0  # seconds for one request to the backend
 
 
-class BackendUnavailable(BusError):
+class BackendUnavailable(ServiceError):
     """The backend could not be reached: main has not said where, or the request failed."""
 
 

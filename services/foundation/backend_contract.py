@@ -84,7 +84,7 @@ class BackendConfig:
         role = values.get("role", "active")
         if role not in ("active", "standby"):
             raise ValueError(f"{_env_name('role')} must be 'active' or 'standby', not {role!r}")
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]  # each value was converted to its field type above
 
 
 def _env_name(field_name: str) -> str:

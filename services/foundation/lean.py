@@ -18,4 +18,4 @@ OPTIONAL_EXTRAS = ("rich",)
 def skip_optional_extras() -> None:
     """Make the optional extras unimportable in this process (call before importing structlog)."""
     for name in OPTIONAL_EXTRAS:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None is documented: import fails

@@ -48,6 +48,7 @@ EXPECTED = {
     "ProtocolError",
     "RemoteError",
     "RuntimeDirError",
+    "ServiceError",
     "SetupError",
     "TransportError",
     # the patterns
@@ -80,7 +81,7 @@ def test_all_is_exactly_the_expected_surface() -> None:
 def test_the_error_tree_has_one_root() -> None:
     """Every public exception is a BusError; RuntimeDirError is a SetupError."""
     errors = [bus.BusTimeout, bus.BadReply, bus.RemoteError, bus.ProtocolError, bus.OpError]
-    errors.append(bus.TransportError)
+    errors += [bus.TransportError, bus.ServiceError]
     assert all(issubclass(error, bus.BusError) for error in errors)
     assert issubclass(bus.RuntimeDirError, bus.SetupError)
     assert issubclass(bus.SetupError, bus.BusError)

@@ -84,4 +84,4 @@ def test_higher_webp_method_is_not_larger_on_real_content() -> None:
 def test_bad_settings_are_refused_naming_the_key(changes: dict[str, object], key: str) -> None:
     """Settings out of range fail at construction with a message naming the key."""
     with pytest.raises(ValueError, match=key):
-        CaptureSettings(**changes)  # type: ignore[arg-type]
+        CaptureSettings(**changes)  # type: ignore[arg-type]  # wrong types are the point
