@@ -28,7 +28,7 @@ backend imports nothing of the bus, which keeps its start-up lean.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 ErrorCode = Literal[
     "bad_request",
@@ -39,15 +39,7 @@ ErrorCode = Literal[
     "busy",
     "internal",
 ]
-ERROR_CODES: tuple[ErrorCode, ...] = (
-    "bad_request",
-    "unsupported_version",
-    "unknown_op",
-    "too_large",
-    "not_running",
-    "busy",
-    "internal",
-)
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 
 
 class BusError(Exception):

@@ -172,14 +172,12 @@ class Launcher:
 
     async def run(self) -> int:
         """Start everything, report readiness, run until asked to stop; the exit status."""
-        lock = InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher")
-        lock.acquire()
         try:
-            for stale in await asyncio.to_thread(self.records.end_stale):
-                log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
-            return await self._run_locked()
+            with InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher"):
+                for stale in await asyncio.to_thread(self.records.end_stale):
+                    log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
+                return await self._run_locked()
         finally:
-            lock.release()
             self.publisher.close()
             self.control.close()
 

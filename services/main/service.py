@@ -56,12 +56,8 @@ class MainService:
     async def run(self) -> None:
         """Take the runtime dir, bind everything, supervise until SIGINT/SIGTERM or ``shutdown``."""
         ensure_runtime_dir(self.settings.runtime_dir)
-        lock = InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main")
-        lock.acquire()
-        try:
+        with InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main"):
             await self._run_locked()
-        finally:
-            lock.release()
 
     async def _run_locked(self) -> None:
         records = ProcessRecords(self.endpoints.file(names.MAIN_RECORDS))
