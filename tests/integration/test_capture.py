@@ -19,6 +19,7 @@ from tests.fixtures.display import XServer
 from tests.fixtures.processes import MainProcess, running_main
 from tests.frontend.conftest import FrontendProcess
 from tests.services.capture.harness import CaptureProcess, running_capture
+from tests.services.capture.small_disk import small_disk
 
 pytestmark = pytest.mark.display
 
@@ -27,6 +28,7 @@ FAST = ("--interval", "0.2")
 KILLS = 10
 PAGE = 24  # the timeline's page size (frontend/static/timeline.js)
 UI_TIMEOUT = 30_000  # ms
+BACKEND_DISK = "16m"  # room for the backend's 4 MiB disk reserve, its database and a few frames
 SETTLE_AFTER_START = 1.2  # seconds a backend serves before the next kill (main's min_uptime is 1 s)
 
 
@@ -278,3 +280,37 @@ async def test_frames_spooled_by_a_previous_run_are_stored_once(
     assert (status.counters.kept, status.counters.dropped) == (0, 0)  # green is still on screen
     assert len(keys) == len(set(keys)) == 3
     assert set(keys) == {frame.key for frame in capture.frames.events}
+
+
+@pytest.mark.browser
+async def test_a_full_backend_disk_holds_frames_in_the_spool_until_there_is_room(
+    runtime_dir: Path, xvfb: XServer, page: Page
+) -> None:
+    """Uploads answered 507 disk_full: disk full in status and dashboard; room: the spool drains."""
+    xvfb.fill("white")
+    with small_disk(runtime_dir / "data", BACKEND_DISK) as disk:
+        async with (
+            running_main(runtime_dir, app=BACKEND_APP) as main,
+            running_capture(runtime_dir, ("--interval", "3600"), display=xvfb.display) as capture,
+            dashboard(main, runtime_dir, page),
+        ):
+            await capture.frames.wait_for(lambda _: True)  # the grab at start is stored
+            disk.fill()
+            for color in ("red", "green"):
+                xvfb.fill(color)
+                assert (await capture.capture_now()).kept == 1
+            full = await capture.wait_status(lambda s: s.disk_full and s.spool_frames == 2)
+            assert full.last_error is not None
+            assert "disk_full" in full.last_error
+            counters = page.get_by_test_id("capture-counters")
+            await expect(counters).to_contain_text("disk full", timeout=UI_TIMEOUT)
+            seen = len(capture.status.events)
+            disk.free()
+            status = await capture.status.wait_for(
+                lambda s: s.spool_frames == 0 and not s.disk_full, after=seen
+            )
+            await expect(counters).not_to_contain_text("disk full", timeout=UI_TIMEOUT)
+            keys = {str(item["idempotency_key"]) for item in await stored_captures(main)}
+    assert (status.counters.uploaded, status.counters.dropped) == (3, 0)
+    assert keys == {frame.key for frame in capture.frames.events}
+    assert len(keys) == 3

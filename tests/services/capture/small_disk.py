@@ -1,4 +1,4 @@
-"""A real small disk: a 2 MiB tmpfs mounted for one test, that a test fills up and frees again.
+"""A real small disk: a tmpfs (2 MiB unless told) mounted for one test, filled up and freed again.
 
 Mounting needs root (or CAP_SYS_ADMIN); without it the test is skipped and says why.
 """
@@ -41,10 +41,10 @@ class SmallDisk:
 
 
 @contextmanager
-def small_disk(path: Path) -> Iterator[SmallDisk]:
-    """A 2 MiB tmpfs mounted at ``path`` (created), unmounted at the end."""
+def small_disk(path: Path, size: str = SIZE) -> Iterator[SmallDisk]:
+    """A tmpfs of ``size`` (as mount takes it: ``2m``) mounted at ``path``, unmounted after."""
     path.mkdir(parents=True, exist_ok=True)
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(path)]
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
     try:
         done = subprocess.run(mount, capture_output=True, text=True, check=False)
     except OSError as exc:
