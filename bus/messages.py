@@ -223,7 +223,7 @@ class CaptureNowResult(Message, kw_only=True):
     skipped: int
 
 
-class ExcludeRule(Message, kw_only=True):
+class ExcludeRule(Message, kw_only=True, omit_defaults=True):
     """``add_exclude``, and one ``capture.exclude`` entry: never record a window that matches.
 
     Each pattern set is a shell glob (``*``, ``?``, ``[...]``), case-insensitive, matched against

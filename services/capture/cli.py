@@ -25,7 +25,7 @@ log = structlog.get_logger("capture")
 # flags for the [capture] keys (``--max-dimension`` → ``capture.max_dimension``), then the dirs
 CAPTURE_FLAGS = (
     "interval", "format", "quality", "method", "lossless", "max_dimension", "threshold",
-    "spool_max_bytes", "spool_max_age",
+    "spool_max_bytes", "spool_max_age", "settle", "idle_after",
 )  # fmt: skip
 DIR_FLAGS = ("runtime_dir", "data_dir", "log_dir")
 
@@ -47,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", help="share of the screen that must change, 0-1")
     p.add_argument("--spool-max-bytes", help="spool size limit in bytes")
     p.add_argument("--spool-max-age", help="spool age limit in seconds")
+    p.add_argument("--settle", help="seconds a new active window stays before a grab (0.1-60)")
+    p.add_argument("--idle-after", help="seconds without input before capture pauses (1-3600)")
     p.add_argument("--display", help="X display to grab (default: $DISPLAY)")
     p.add_argument("--data-dir", help="where the spool lives")
     p.add_argument("--log-dir", help="where the log file goes")

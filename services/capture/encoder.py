@@ -7,9 +7,10 @@ from typing import Any
 
 from PIL import Image
 
-from services.capture.frames import RawFrame, Shot, ShotMeta
+from services.capture.frames import FrameTags, RawFrame, Shot, ShotMeta
 from services.capture.settings import CaptureSettings
 
+NO_TAGS = FrameTags()
 MEDIA_TYPES = {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg"}
 
 
@@ -43,8 +44,8 @@ class Encoder:
             image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         return image
 
-    def encode(self, frame: RawFrame) -> Shot:
-        """The encoded shot of ``frame``; blocking (tens of milliseconds for 1080p)."""
+    def encode(self, frame: RawFrame, tags: FrameTags = NO_TAGS) -> Shot:
+        """The encoded shot of ``frame``, tagged; blocking (tens of milliseconds for 1080p)."""
         image = self.image(frame)
         buffer = io.BytesIO()
         image.save(buffer, **self._options())
@@ -55,5 +56,11 @@ class Encoder:
             width=image.width,
             height=image.height,
             media_type=self.media_type,
+            app=tags.app,
+            title=tags.title,
+            pid=tags.pid,
+            process=tags.process,
+            window_changed=tags.window_changed,
+            trigger=tags.trigger,
         )
         return Shot(meta=meta, data=buffer.getvalue())

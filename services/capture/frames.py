@@ -1,4 +1,8 @@
-"""What flows through the capture pipeline: a raw grabbed frame, then an encoded shot."""
+"""What flows through the capture pipeline: a raw grabbed frame, then an encoded shot.
+
+A shot's metadata carries what was on screen (the active window's app, title and process) and
+what made the grab happen (its trigger).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 import msgspec
+
+from bus.messages import CaptureTrigger
 
 
 def new_frame_id() -> str:
@@ -24,10 +30,24 @@ class RawFrame:
     width: int
     height: int
     bgra: bytes | bytearray
+    left: int = 0  # the monitor's place on the virtual screen
+    top: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTags:
+    """What a frame is attributed to: the active window and the grab's trigger."""
+
+    app: str | None = None
+    title: str | None = None
+    pid: int | None = None
+    process: str | None = None
+    window_changed: bool = False
+    trigger: CaptureTrigger = "interval"
 
 
 class ShotMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -39,6 +59,12 @@ class ShotMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     width: int
     height: int
     media_type: str
+    app: str | None = None  # the active window's, when the frame was grabbed
+    title: str | None = None
+    pid: int | None = None
+    process: str | None = None
+    window_changed: bool = False  # the active window changed during the grab
+    trigger: CaptureTrigger = "interval"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

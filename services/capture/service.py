@@ -20,9 +20,19 @@ import time
 import structlog
 
 from bus import Endpoints, NoArgs, OpError, Publisher, Replier, endpoints
-from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus
+from bus.messages import (
+    CaptureFrame,
+    CaptureNowArgs,
+    CaptureNowResult,
+    CaptureState,
+    CaptureStatus,
+    CaptureTrigger,
+    ExcludeRule,
+)
 from bus.ops import CaptureOps
+from services.capture.attribution import Attribution
 from services.capture.change import ChangeDetector
+from services.capture.context import WindowContext
 from services.capture.drops import DropReason
 from services.capture.encoder import Encoder
 from services.capture.fingerprints import FingerprintStore
@@ -33,6 +43,7 @@ from services.capture.settings import CaptureSettings
 from services.capture.spool import Spool
 from services.capture.status import StatusBoard
 from services.capture.uploader import Uploader
+from services.capture.watch import Watcher
 from services.foundation.backend_client import BackendClient
 from services.foundation.delays import DelayRule, Delays
 from services.foundation.supervision.lock import InstanceLock
@@ -59,10 +70,17 @@ class CaptureService:
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_max_age)
         self.backend = BackendClient(bus, timeout=settings.upload_timeout)
         self.uploader = Uploader(self.backend, self.spool, self)
+        self.context = WindowContext(settings)
+        self.watcher = Watcher(
+            self.context.reader, self, settle=settings.settle, idle_after=settings.idle_after
+        )
         self.replier = Replier(bus.capture)
         self._register_ops()
         self._resumed = asyncio.Event()
         self._resumed.set()
+        self._awake = asyncio.Event()  # clear while the user is idle
+        self._awake.set()
+        self._pending: CaptureTrigger | None = None  # a grab asked for by a window change, input
         self._kick = asyncio.Event()
         self._grab_lock = asyncio.Lock()
         self._retry = Delays(GRAB_RETRY)
@@ -72,6 +90,7 @@ class CaptureService:
         self.replier.register(CaptureOps.RESUME, self.handle_resume)
         self.replier.register(CaptureOps.CAPTURE_NOW, self.handle_capture_now)
         self.replier.register(CaptureOps.GET_STATUS, self.handle_get_status)
+        self.replier.register(CaptureOps.ADD_EXCLUDE, self.handle_add_exclude)
 
     async def run(self) -> None:
         """Serve and capture until cancelled; :class:`~bus.SetupError` if one already runs here."""
@@ -94,6 +113,7 @@ class CaptureService:
                 tasks.create_task(self.uploader.run())
                 tasks.create_task(self.board.run())
                 tasks.create_task(self._loop())
+                tasks.create_task(self.watcher.run())
         finally:
             await self._shut_down()
 
@@ -102,6 +122,7 @@ class CaptureService:
         await self.board.set_state("stopped")
         await self.backend.aclose()
         self.grabber.close()
+        self.context.close()
         self.publisher.close()
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -109,10 +130,12 @@ class CaptureService:
     async def _loop(self) -> None:
         while True:
             await self._resumed.wait()
+            await self._awake.wait()
             started = time.monotonic()
             delay = self.settings.interval
+            trigger, self._pending = self._pending or "interval", None
             try:
-                await self.capture_once()
+                await self.capture_once(force=trigger == "resume", trigger=trigger)
             except GrabError:
                 delay = self._retry.next()
             except Exception as exc:  # logged with its traceback; a bug must not end capture
@@ -124,29 +147,43 @@ class CaptureService:
     async def _wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``, cut short by pause, resume or an interval change."""
         self._kick.clear()
+        if self._pending is not None:  # asked for during the grab
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, seconds)):
                 await self._kick.wait()
 
-    async def capture_once(self, *, force: bool = False) -> CaptureNowResult:
-        """Grab every monitor and hand the changed frames on; :class:`GrabError` if impossible."""
+    async def capture_once(
+        self, *, force: bool = False, trigger: CaptureTrigger = "interval"
+    ) -> CaptureNowResult:
+        """Grab every monitor and hand the changed frames on; :class:`GrabError` if impossible.
+
+        Frames of monitors that show an excluded window are dropped here, before any encoding.
+        """
         async with self._grab_lock:
-            frames = await self._grab()
+            frames, seen = await self._grab()
+            tags = seen.tags(trigger)
             kept = 0
             for frame in frames:
+                # counted with its verdict: grabbed == kept + skipped + excluded always
+                if frame.monitor in seen.excluded:
+                    self.board.count("grabbed")
+                    self.board.count("excluded")
+                    continue
                 keep = await self._judge(frame, force=force)
-                self.board.count("grabbed")  # with its verdict: grabbed == kept + skipped always
+                self.board.count("grabbed")
                 if keep:
                     kept += 1
                     self.board.count("kept")
-                    self.uploader.submit(await asyncio.to_thread(self.encoder.encode, frame))
+                    shot = await asyncio.to_thread(self.encoder.encode, frame, tags)
+                    self.uploader.submit(shot)
                 else:
                     self.board.count("skipped")
-            return CaptureNowResult(kept=kept, skipped=len(frames) - kept)
+            return CaptureNowResult(kept=kept, skipped=len(frames) - kept - len(seen.excluded))
 
-    async def _grab(self) -> list[RawFrame]:
+    async def _grab(self) -> tuple[list[RawFrame], Attribution]:
         try:
-            frames = await asyncio.to_thread(self.grabber.grab_all)
+            frames, seen = await asyncio.to_thread(self.context.grab, self.grabber.grab_all)
         except GrabError as exc:
             if self.board.state != "unavailable":
                 log.warning("capture_unavailable", reason=exc.reason)
@@ -154,9 +191,15 @@ class CaptureService:
             await self.board.set_state("unavailable", exc.reason)
             raise
         self._retry.reset()
+        self.board.windows(self.context.unavailable_reason)
         if self.board.state in ("starting", "unavailable"):
-            await self.board.set_state("running" if self._resumed.is_set() else "paused")
-        return frames
+            await self.board.set_state(self._active_state())
+        return frames, seen
+
+    def _active_state(self) -> CaptureState:
+        if not self._resumed.is_set():
+            return "paused"
+        return "running" if self._awake.is_set() else "idle"
 
     async def _judge(self, frame: RawFrame, *, force: bool) -> bool:
         return await asyncio.to_thread(self._judge_now, frame, force)
@@ -192,20 +235,56 @@ class CaptureService:
         self._resumed.set()
         self._kick.set()
         if self.board.state == "paused":
-            await self.board.set_state("running")
+            await self.board.set_state(self._active_state())
         return await self.board.snapshot()
 
     async def handle_capture_now(self, args: CaptureNowArgs) -> CaptureNowResult:
         """Grab every monitor at once, even while paused."""
         try:
-            return await self.capture_once(force=args.force)
+            return await self.capture_once(force=args.force, trigger="manual")
         except GrabError as exc:
             raise OpError("not_running", exc.reason) from exc
+
+    async def handle_add_exclude(self, rule: ExcludeRule) -> CaptureStatus:
+        """Never record windows matching ``rule`` from the next grab on, in this run and later.
+
+        A malformed rule never gets here: its arguments are refused with ``bad_request``.
+        """
+        try:
+            await self.context.add_rule(rule)
+        except OSError as exc:
+            reason = f"the rule applies now but could not be saved: {exc}"
+            raise OpError("internal", reason) from exc
+        return await self.board.snapshot()
 
     async def handle_get_status(self, _: NoArgs) -> CaptureStatus:
         """The latest ``capture.status`` (published first if the counters moved)."""
         self.board.spool(len(self.spool), self.spool.size_bytes)
         return await self.board.snapshot()
+
+    # -- what the watcher reports (WatchSink) ------------------------------------------------------
+
+    async def window_settled(self) -> None:
+        """The active window changed and stayed: grab now (unless paused or idle)."""
+        if self._resumed.is_set() and self._awake.is_set():
+            self._pending = "window"
+            self._kick.set()
+
+    async def idle(self) -> None:
+        """The user went idle: no interval grabs until input comes back."""
+        self._awake.clear()
+        self._kick.set()
+        if self.board.state == "running":
+            await self.board.set_state("idle")
+
+    async def active(self) -> None:
+        """Input again: grab at once (a ``resume`` frame), then on the interval."""
+        self._awake.set()
+        if self.board.state == "idle":
+            await self.board.set_state("running")
+        if self._resumed.is_set():
+            self._pending = "resume"
+            self._kick.set()
 
     # -- what the uploader reports (UploadSink) ----------------------------------------------------
 
@@ -223,6 +302,9 @@ class CaptureService:
             width=shot.meta.width,
             height=shot.meta.height,
             bytes=record.bytes,
+            app=shot.meta.app,
+            title=shot.meta.title,
+            trigger=shot.meta.trigger,
         )
         await self.publisher.publish(endpoints.CAPTURE_FRAME, frame)
 

@@ -17,12 +17,14 @@ from services.foundation.config import (
     CaptureConfig,
     Config,
     ImageFormat,
+    Rules,
     check,
     default_data_dir,
 )
 
 IMAGE_FORMATS: tuple[ImageFormat, ...] = get_args(ImageFormat)
 SPOOL_DIR_NAME = "capture-spool"
+RULE_FILE_NAME = "capture-exclude.json"
 UPLOAD_TIMEOUT = 10.0  # seconds for one upload (not a configuration key)
 _KEYS = CaptureConfig()  # the [capture] defaults
 _KEY_NAMES = CaptureConfig.__struct_fields__
@@ -45,6 +47,10 @@ class CaptureSettings:
     threshold: float = _KEYS.threshold
     spool_max_bytes: int = _KEYS.spool_max_bytes
     spool_max_age: float = _KEYS.spool_max_age
+    settle: float = _KEYS.settle
+    idle_after: float = _KEYS.idle_after
+    default_excludes: bool = _KEYS.default_excludes
+    exclude: Rules = _KEYS.exclude
     upload_timeout: float = UPLOAD_TIMEOUT
     display: str | None = None
     data_dir: Path = field(default_factory=default_data_dir)
@@ -60,6 +66,11 @@ class CaptureSettings:
         """The ``[capture]`` table and directories of ``config``; ``display`` None: $DISPLAY."""
         keys = msgspec.structs.asdict(config.capture)
         return cls(**keys, display=display, data_dir=config.data_dir, log_dir=config.log_dir)
+
+    @property
+    def rule_file(self) -> Path:
+        """Where the privacy rules added at run time are kept."""
+        return self.data_dir / RULE_FILE_NAME
 
     @property
     def spool_dir(self) -> Path:

@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from bus import Publisher, endpoints
-from bus.messages import CaptureCounters, CaptureState, CaptureStatus
+from bus.messages import CaptureCounters, CaptureState, CaptureStatus, WindowReading
 
 DiskPlace = Literal["backend", "spool"]
 
@@ -41,6 +41,8 @@ class StatusBoard:
         self.spool_bytes = 0
         self.spool_frames = 0
         self.full_disks: set[DiskPlace] = set()
+        self.window: WindowReading = "unknown"
+        self.window_reason: str | None = None
         self._latest: CaptureStatus | None = None
         self._dirty = True
 
@@ -64,6 +66,15 @@ class StatusBoard:
         else:
             log.info("disk_space_back", place=place)
             self.full_disks.discard(place)
+        self._dirty = True
+
+    def windows(self, unavailable_reason: str | None) -> None:
+        """Record whether the active window can be read (logged once per change)."""
+        reading: WindowReading = "available" if unavailable_reason is None else "unavailable"
+        if (reading, unavailable_reason) == (self.window, self.window_reason):
+            return
+        log.info("window_reading", window=reading, reason=unavailable_reason)
+        self.window, self.window_reason = reading, unavailable_reason
         self._dirty = True
 
     def spool(self, frames: int, size: int) -> None:
@@ -93,6 +104,8 @@ class StatusBoard:
             spool_bytes=self.spool_bytes,
             spool_frames=self.spool_frames,
             disk_full=bool(self.full_disks),
+            window=self.window,
+            window_reason=self.window_reason,
         )
         self._dirty = False
         self._latest = await self.publisher.publish(endpoints.CAPTURE_STATUS, event)

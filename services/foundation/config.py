@@ -29,6 +29,7 @@ from msgspec import inspect as types
 
 from bus import endpoints
 from bus.errors import SetupError
+from bus.messages import ExcludeRule
 
 CONFIG_FILE_ENV = "CTXBUS_CONFIG"
 CONFIG_FILE_NAME = "config.toml"
@@ -39,7 +40,8 @@ MiB = 1024 * 1024
 DAY = 24 * 3600.0
 
 Source = Literal["default", "file", "env", "flag"]
-Value = str | int | float | bool | Path | None
+Rules = tuple[ExcludeRule, ...]
+Value = str | int | float | bool | Path | Rules | None
 ImageFormat = Literal["webp", "png", "jpeg"]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 
@@ -80,6 +82,18 @@ class CaptureConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     threshold: Annotated[float, Meta(ge=0, le=1, description="share that must change")] = 0.001
     spool_max_bytes: Annotated[int, Meta(ge=MiB, description="spool size limit, bytes")] = 512 * MiB
     spool_max_age: Annotated[float, Meta(gt=0, description="spool age limit, seconds")] = 7 * DAY
+    settle: Annotated[
+        float, Meta(ge=0.1, le=60, description="seconds a new active window stays, then a grab")
+    ] = 1.0
+    idle_after: Annotated[
+        float, Meta(ge=1, le=3600, description="seconds without input before capture pauses")
+    ] = 120.0
+    default_excludes: Annotated[
+        bool, Meta(description="never record password managers, private browser windows")
+    ] = True
+    exclude: Annotated[
+        Rules, Meta(description="windows never recorded: {app|title|process = glob}")
+    ] = ()
 
 
 def default_data_dir() -> Path:
@@ -140,6 +154,8 @@ class Config(Keys, frozen=True, kw_only=True):
 def _env_text(value: Value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, tuple):
+        return msgspec.json.encode(value).decode()
     return str(value)
 
 
@@ -179,6 +195,9 @@ class Key:
                 _normalise(raw, info), self.type, strict=False, dec_hook=_decode_path
             )
         except msgspec.ValidationError:
+            base = info.type if isinstance(info, types.Metadata) else info
+            if isinstance(base, types.VarTupleType):
+                raise ValueError(_bad_rule(raw)) from None  # noqa: TRY004 - decode's one error type
             raise ValueError(expectation(info)) from None
         return value
 
@@ -194,11 +213,17 @@ _WORDS = {"on": "true", "yes": "true", "off": "false", "no": "false"}
 
 
 def _normalise(raw: object, info: types.Type) -> object:
-    """Text as msgspec reads it: trimmed; on/off and yes/no for booleans; choices in any case."""
+    """Text as msgspec reads it: trimmed; on/off and yes/no for booleans; choices in any case;
+    a list (of rules) as JSON."""
     if not isinstance(raw, str):
         return raw
     text = raw.strip()
     base = info.type if isinstance(info, types.Metadata) else info
+    if isinstance(base, types.VarTupleType):
+        try:
+            return msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            raise ValueError(f"must be a JSON list of rules, like {RULE_EXAMPLE}") from None
     if isinstance(base, types.BoolType):
         return _WORDS.get(text.lower(), text)
     if isinstance(base, types.LiteralType):
@@ -210,6 +235,24 @@ def _decode_path(kind: type, raw: object) -> object:
     if kind is Path and isinstance(raw, str) and raw.strip():
         return Path(raw).expanduser()
     raise ValueError("must be a directory path")
+
+
+RULE_EXAMPLE = '[{"app": "KeePassXC"}, {"title": "*Private Browsing*"}, {"process": "keepassxc"}]'
+
+
+def _bad_rule(raw: object) -> str:
+    """Which rule of ``raw`` is malformed, and why."""
+    if not isinstance(raw, list | tuple):
+        return f"must be a list of rules, like {RULE_EXAMPLE}"
+    for number, rule in enumerate(raw, 1):
+        try:
+            msgspec.convert(rule, ExcludeRule)
+        except msgspec.ValidationError as exc:
+            return (
+                f"rule {number} ({rule!r}) is malformed: {exc}; a rule sets app, title or "
+                'process to a glob pattern, like {app = "KeePassXC"}'
+            )
+    return f"must be a list of rules, like {RULE_EXAMPLE}"
 
 
 def expectation(info: types.Type) -> str:
