@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tests.fixtures.recorder import Recorder
+
 PERIOD = 0.005  # one request every 5 ms
 
 
@@ -19,10 +21,14 @@ class RequestStream:
     path: str = "/health"
     ok: int = 0
     failures: list[str] = field(default_factory=list)
-    pids: list[int] = field(default_factory=list)
+    served: Recorder[int] = field(default_factory=lambda: Recorder("served pid"))
     worst: float = 0.0
     _task: asyncio.Task[None] | None = None
-    _progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pids(self) -> list[int]:
+        """The pid that answered each successful request, in order."""
+        return self.served.items
 
     async def _one(self, client: httpx.AsyncClient) -> None:
         started = time.perf_counter()
@@ -35,8 +41,7 @@ class RequestStream:
                     self.failures.append(repr(exc))
                 continue
             self.ok += 1
-            self.pids.append(int(response.json()["pid"]))
-            self._progress.set()
+            self.served.add(int(response.json()["pid"]))
             break
         self.worst = max(self.worst, time.perf_counter() - started)
 
@@ -49,10 +54,7 @@ class RequestStream:
     async def served_by(self, pid: int, count: int = 20, timeout: float = 30.0) -> None:
         """Return once ``count`` more requests were answered by process ``pid``."""
         target = self.pids.count(pid) + count
-        async with asyncio.timeout(timeout):
-            while self.pids.count(pid) < target:
-                self._progress.clear()
-                await self._progress.wait()
+        await self.served.wait_until(lambda pids: pids.count(pid) >= target, timeout)
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())

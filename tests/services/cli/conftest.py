@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import zmq
-import zmq.asyncio
 
-from bus import Endpoints
+from bus import Endpoints, Heartbeat
 from bus import endpoints as names
 from tests.fixtures.processes import REPO
+from tests.fixtures.recorder import TopicRecorder
 
 COMMAND_TIMEOUT = 30.0
+
+Heartbeats = TopicRecorder[Heartbeat]
 
 
 @dataclass(frozen=True)
@@ -59,39 +60,12 @@ async def ctxbus(runtime_dir: Path, *args: str, env: Mapping[str, str] | None = 
     return Ran(proc.returncode, out.decode(), err.decode())
 
 
-class Heartbeats:
-    """Counts ``main.heartbeat`` events; lets a test wait for the next ones."""
-
-    def __init__(self, endpoints: Endpoints) -> None:
-        self.count = 0
-        self._changed = asyncio.Condition()
-        self._sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.connect(endpoints.events)
-        self._sock.subscribe(names.MAIN_HEARTBEAT.encode())
-        self._task = asyncio.ensure_future(self._count())
-
-    async def _count(self) -> None:
-        while True:
-            await self._sock.recv_multipart()
-            async with self._changed:
-                self.count += 1
-                self._changed.notify_all()
-
-    async def wait(self, beats: int, timeout: float = 10.0) -> None:
-        """Return after ``beats`` more heartbeats (main's 1 s clock, not a sleep)."""
-        target = self.count + beats
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: self.count >= target)
-
-    def close(self) -> None:
-        self._task.cancel()
-        self._sock.close(linger=0)
-
-
 @pytest.fixture
 def heartbeats(endpoints: Endpoints) -> Iterator[Heartbeats]:
-    """A heartbeat counter on the test's bus, subscribed before the test acts."""
-    beats = Heartbeats(endpoints)
+    """``main.heartbeat`` events on the test's bus, recorded from before the test acts.
+
+    ``await heartbeats.next(2)`` waits for two more: main's 1 s clock, not a sleep.
+    """
+    beats = TopicRecorder(endpoints, names.MAIN_HEARTBEAT, Heartbeat, timeout=10.0)
     yield beats
     beats.close()

@@ -13,33 +13,23 @@ from typing import Any
 from bus import BackendStatus
 from bus import endpoints as names
 from tests.fixtures.processes import MainProcess, running_main
+from tests.fixtures.recorder import Recorder
 from tests.services.cli.conftest import COMMAND_TIMEOUT, Heartbeats, cli_argv, cli_env
 
 KILLS = 10
 Line = dict[str, Any]
 
 
-class Lines:
-    """Every JSON line a subprocess prints, parsed, with a way to wait for one."""
+class Lines(Recorder[Line]):
+    """Every JSON line a subprocess prints, parsed, in order."""
 
     def __init__(self, stream: asyncio.StreamReader) -> None:
-        self.items: list[Line] = []
-        self._changed = asyncio.Condition()
+        super().__init__("printed line")
         self._task = asyncio.ensure_future(self._read(stream))
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
-            async with self._changed:
-                self.items.append(json.loads(line))
-                self._changed.notify_all()
-
-    async def wait_for(self, predicate: Callable[[Line], bool], timeout: float = 30.0) -> Line:
-        async with asyncio.timeout(timeout), self._changed:
-            while True:
-                for item in self.items:
-                    if predicate(item):
-                        return item
-                await self._changed.wait()
+            self.add(json.loads(line))
 
     async def finish(self) -> None:
         await self._task
@@ -74,7 +64,7 @@ async def test_follow_sees_every_transition_once(
         await main_process.log.wait_for(replaced(victim), after=after)
         # main's policy counts a backend killed within 1 s of `running` as crash-looping;
         # two heartbeats (main's own 1 s clock) keep these kills "after a healthy run".
-        await heartbeats.wait(2)
+        await heartbeats.next(2)
     last = (await main_process.status()).seq
     await lines.wait_for(lambda line: backend_event(line) and line["event"]["seq"] == last)
     proc.send_signal(signal.SIGINT)

@@ -7,46 +7,14 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from bus import ComponentStatus
 from services.foundation.supervision import ChildSpec, RestartPolicy
 from services.launcher.component import Component, ComponentSettings
+from tests.fixtures.recorder import Recorder
 
 FAST = RestartPolicy(initial_delay=0.01, max_delay=0.05, max_crashes=3, min_uptime=1.0)
-
-
-class Recorder:
-    """Every status a component reports, with a way to wait for one."""
-
-    def __init__(self) -> None:
-        self.statuses: list[ComponentStatus] = []
-        self._changed = asyncio.Condition()
-
-    async def __call__(self, status: ComponentStatus) -> None:
-        async with self._changed:
-            self.statuses.append(status)
-            self._changed.notify_all()
-
-    async def wait_until(
-        self, predicate: Callable[[ComponentStatus], bool], timeout: float = 20.0
-    ) -> ComponentStatus:
-        """The first reported status for which ``predicate`` holds."""
-        async with asyncio.timeout(timeout), self._changed:
-            while True:
-                for status in self.statuses:
-                    if predicate(status):
-                        return status
-                await self._changed.wait()
-
-    async def wait_for(self, state: str, timeout: float = 20.0) -> ComponentStatus:
-        async with asyncio.timeout(timeout), self._changed:
-            while True:
-                for status in self.statuses:
-                    if status.state == state:
-                        return status
-                await self._changed.wait()
 
 
 def spec(tmp_path: Path, code: str) -> ChildSpec:
@@ -55,11 +23,11 @@ def spec(tmp_path: Path, code: str) -> ChildSpec:
 
 async def test_crash_loop_gives_up_with_diagnosis(tmp_path: Path) -> None:
     """A child that exits at once is restarted with backoff, then given up with its output."""
-    record = Recorder()
+    record = Recorder[ComponentStatus]("component status", timeout=20.0)
     code = "import sys; print('cannot start: no config'); sys.exit(3)"
     component = Component(ComponentSettings(spec(tmp_path, code), FAST), record)
     await component.run()
-    final = record.statuses[-1]
+    final = record.items[-1]
     assert final.state == "error"
     assert final.exit_code == 3
     assert final.reason is not None
@@ -70,7 +38,7 @@ async def test_crash_loop_gives_up_with_diagnosis(tmp_path: Path) -> None:
 
 async def test_stop_ends_a_running_child(tmp_path: Path) -> None:
     """stop(): stopping, then stopped with exit status 0 for a child that honours SIGTERM."""
-    record = Recorder()
+    record = Recorder[ComponentStatus]("component status", timeout=20.0)
     read_end, write_end = os.pipe()
     code = (
         "import os, signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
@@ -79,7 +47,7 @@ async def test_stop_ends_a_running_child(tmp_path: Path) -> None:
     child_spec = dataclasses.replace(spec(tmp_path, code), pass_fds=(write_end,))
     component = Component(ComponentSettings(child_spec, FAST, running_on_spawn=True), record)
     runner = asyncio.ensure_future(component.run())
-    await record.wait_for("running")
+    await record.wait_for(lambda s: s.state == "running")
     os.close(write_end)
     loop = asyncio.get_running_loop()
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
@@ -87,12 +55,12 @@ async def test_stop_ends_a_running_child(tmp_path: Path) -> None:
     assert line == b"up\n"
     assert await component.stop(5.0) == 0
     await runner
-    assert [s.state for s in record.statuses][-2:] == ["stopping", "stopped"]
+    assert [s.state for s in record.items][-2:] == ["stopping", "stopped"]
 
 
 async def test_running_again_clears_the_old_exit(tmp_path: Path) -> None:
     """Restarted and running: reason and exit_code are cleared; started_at is the new process's."""
-    record = Recorder()
+    record = Recorder[ComponentStatus]("component status", timeout=20.0)
     marker = tmp_path / "crashed-once"
     code = (
         "import pathlib, signal, sys; m = pathlib.Path(sys.argv[1])\n"
@@ -103,13 +71,13 @@ async def test_running_again_clears_the_old_exit(tmp_path: Path) -> None:
     child_spec = dataclasses.replace(spec(tmp_path, code), argv=argv)
     component = Component(ComponentSettings(child_spec, FAST, running_on_spawn=True), record)
     runner = asyncio.ensure_future(component.run())
-    restarted = await record.wait_until(lambda s: s.state == "running" and s.restarts == 1)
-    exited = next(s for s in record.statuses if s.exit_code == 5)
+    restarted = await record.wait_for(lambda s: s.state == "running" and s.restarts == 1)
+    exited = next(s for s in record.items if s.exit_code == 5)
     assert exited.reason is not None
     assert (restarted.reason, restarted.exit_code) == (None, None)
-    first_start = next(s.started_at for s in record.statuses if s.started_at is not None)
+    first_start = next(s.started_at for s in record.items if s.started_at is not None)
     assert restarted.started_at is not None
     assert restarted.started_at > first_start
     assert await component.stop(5.0) == -signal.SIGTERM
     await runner
-    assert record.statuses[-1].started_at is None
+    assert record.items[-1].started_at is None
