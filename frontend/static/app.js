@@ -35,8 +35,9 @@ function formatUptime(seconds) {
 function renderBackend() {
   if (!backend) return;
   const state = $("backend-state");
+  const degraded = backend.state === "running" && backend.health === "degraded";
   state.textContent = backend.state;
-  state.className = `state state-${backend.state}`;
+  state.className = `state state-${degraded ? "degraded" : backend.state}`;
   $("backend-pid").textContent = backend.pid ?? "–";
   $("backend-port").textContent = backend.port ?? "–";
   $("backend-restarts").textContent = backend.restarts;
@@ -45,6 +46,10 @@ function renderBackend() {
   const why = backend.reason && backend.state !== "running" ? backend.reason : "";
   reason.textContent = why + (backend.exit_code != null ? ` (exit ${backend.exit_code})` : "");
   reason.hidden = !why;
+  // Running but not well (its own /health says degraded): what is wrong, until it is ok again.
+  const warning = $("backend-health");
+  warning.textContent = degraded ? `Degraded: ${backend.health_reason || "the backend reports a problem"}` : "";
+  warning.hidden = !degraded;
   renderUptime();
 }
 

@@ -83,16 +83,30 @@ def _main_row(ping: PingResult, supervised: ComponentStatus | None) -> list[str]
     return ["main", styled("running"), str(ping.pid), age(started), restarts, "", ""]
 
 
+def backend_state(backend: BackendStatus) -> str:
+    """Its state, and ``(degraded)`` while it runs but its own /health says something is wrong."""
+    if backend.state == "running" and backend.health == "degraded":
+        return f"{styled(backend.state)} [yellow](degraded)[/yellow]"
+    return styled(backend.state)
+
+
+def backend_reason(backend: BackendStatus) -> str:
+    """Why it is in its state; while it runs degraded, what its /health says is wrong."""
+    if backend.state == "running" and backend.health == "degraded":
+        return backend.health_reason or ""
+    return _reason(backend.state, backend.reason, backend.exit_code)
+
+
 def _backend_row(backend: BackendStatus) -> list[str]:
     running = backend.state == "running"
     return [
         "backend",
-        styled(backend.state),
+        backend_state(backend),
         str(backend.pid or "-"),
         age(backend.ts) if running else "-",  # ts of its `running` event: when it came up
         str(backend.restarts),
         str(backend.port),
-        _reason(backend.state, backend.reason, backend.exit_code),
+        backend_reason(backend),
     ]
 
 

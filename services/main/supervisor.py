@@ -59,7 +59,7 @@ class StartTimedOut:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # start | stop | restart | shutdown | take_over | standby
+    name: str  # start | stop | restart | shutdown | take_over | standby | health
 
 
 Item = Ready | Exited | Unresponsive | StartTimedOut | Command
@@ -254,6 +254,11 @@ class BackendSupervisor:
             return
         self.standby = await self._spawn("standby")
 
+    async def handle_health(self) -> None:
+        """The backend's own /health verdict changed while it runs: publish it (still running)."""
+        if self.state == "running" and self._health.news():
+            await self._set("running", pid=self._pid_of(self.active))
+
     async def handle_stop(self) -> None:
         """Stop every backend process gracefully; the port stays held."""
         if self.state == "stopped":
@@ -365,6 +370,7 @@ class BackendSupervisor:
         pid: int | None = None,
     ) -> None:
         self.state = state
+        health = self._health.publishing(running=state == "running")
         status = BackendStatus(
             state=state,
             port=self.port,
@@ -372,6 +378,8 @@ class BackendSupervisor:
             restarts=self.restarts,
             reason=reason,
             exit_code=exit_code,
+            health=health.status if health else None,
+            health_reason=health.reason if health else None,
         )
         log.info("backend_state", state=state, backend_pid=pid, reason=reason)
         self._unavailable.follow(state, reason, serving=self._serving())  # before anyone hears
@@ -396,6 +404,8 @@ class BackendSupervisor:
         while True:
             await asyncio.sleep(self.settings.health_interval)  # the probes' period, not a wait
             http_ok = self.state != "running" or await self._health.check()
+            if self.state == "running" and http_ok and self._health.news():
+                self.enqueue(Command("health"))
             for proc in (self.active, self.standby):
                 if proc is None or not proc.serving or proc is self.incoming:
                     continue
