@@ -4,7 +4,10 @@ Upload: ``POST /api/captures?captured_at=<unix float>&monitor=<int>&width=<px>&h
 the encoded image as the raw body, ``Content-Type: image/webp|image/png|image/jpeg`` and an
 ``Idempotency-Key`` header (1-128 visible ASCII characters). 201 with the record when stored,
 200 with the same record when the key was already stored (same image), 409 if that key stored a
-different image. Every route needs ``Authorization: Bearer <token>``; errors are
+different image. Optional ``app``, ``title``, ``pid`` and ``process`` describe the active window
+when the screen was grabbed; the list filters on ``app`` and on a time range (``since``/``until``,
+or their aliases ``from``/``to``), and ``DELETE /api/captures?app=...`` deletes every capture of
+one application. Every route needs ``Authorization: Bearer <token>``; errors are
 ``{"error": {"code", "message"}}``.
 """
 
@@ -22,6 +25,7 @@ from fastapi.responses import JSONResponse
 from backend.catalog import (
     Capture,
     PageQuery,
+    delete_app,
     delete_one,
     get_capture,
     list_captures,
@@ -30,16 +34,19 @@ from backend.catalog import (
 from backend.errors import ApiError, BadRequest, NotFound, StorageDamaged
 from backend.ids import is_capture_id
 from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbnail
-from backend.ingest import Upload, ingest
+from backend.ingest import OnScreen, Upload, ingest
 from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from backend.runtime import Backend, get_backend
-from backend.schemas import CaptureOut, CapturePage, ErrorOut
+from backend.schemas import CaptureOut, CapturePage, Deleted, ErrorOut
 from backend.uploads import read_body
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
+DELETE_BATCH = 500  # rows deleted (and files removed) per transaction of a bulk delete
+NAME_MAX = 256  # characters of an app or process name
+TITLE_MAX = 512
 IMMUTABLE = "private, max-age=31536000, immutable"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 500, 503, 507)
@@ -67,12 +74,21 @@ IdempotencyKey = Annotated[
 CaptureId = Annotated[str, Path(description="A capture id (26-character ULID).")]
 
 
-def _time_query(description: str) -> Any:
+def _time_query(description: str, alias: str | None = None) -> Any:
     """A unix-seconds query parameter: finite, not before 1970, not past year 5000."""
-    return Query(ge=0, le=1e11, allow_inf_nan=False, description=description)
+    return Query(ge=0, le=1e11, allow_inf_nan=False, description=description, alias=alias)
 
 
 Pixels = Annotated[int, Query(ge=1, le=1_000_000, description="The image's size in pixels.")]
+AppName = Annotated[
+    str | None,
+    Query(min_length=1, max_length=NAME_MAX, description="The active window's application."),
+]
+Title = Annotated[str | None, Query(max_length=TITLE_MAX, description="The active window's title.")]
+Pid = Annotated[int | None, Query(ge=1, le=2**31, description="The active window's process id.")]
+ProcessName = Annotated[
+    str | None, Query(min_length=1, max_length=NAME_MAX, description="Its process name.")
+]
 
 
 @router.post(
@@ -89,6 +105,10 @@ async def upload_capture(
     monitor: Annotated[int, Query(ge=0, le=1024, description="Monitor index (mss numbering).")],
     width: Pixels,
     height: Pixels,
+    app: AppName = None,
+    title: Title = None,
+    pid: Pid = None,
+    process: ProcessName = None,
 ) -> Response:
     """Store one screenshot (raw image body, metadata in the query) exactly once per key."""
     backend = get_backend(request)
@@ -97,7 +117,12 @@ async def upload_capture(
         raise BadRequest("empty_body", "the request body is empty; send the encoded image")
     media_type = check_media_type(request.headers.get("content-type"))
     upload = Upload(
-        idempotency_key, captured_at, monitor, DeclaredImage(media_type, width, height), body
+        idempotency_key,
+        captured_at,
+        monitor,
+        DeclaredImage(media_type, width, height),
+        body,
+        OnScreen(app=app, title=title, pid=pid, process=process),
     )
     capture, created = await ingest(backend, upload)
     return JSONResponse(
@@ -114,12 +139,17 @@ async def list_captures_page(
     until: Annotated[float | None, _time_query("Latest captured_at, exclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    app: AppName = None,
+    from_: Annotated[float | None, _time_query("Alias of since.", alias="from")] = None,
+    to: Annotated[float | None, _time_query("Alias of until.")] = None,
 ) -> CapturePage:
-    """Captures newest first; follow ``next_cursor`` for older ones."""
+    """Captures newest first (of one ``app`` if given); follow ``next_cursor`` for older ones."""
+    since = since if since is not None else from_
+    until = until if until is not None else to
     if since is not None and until is not None and since > until:
         raise BadRequest("invalid_range", f"since ({since}) is after until ({until}); swap them")
     after = decode_cursor(cursor) if cursor is not None else None
-    page = PageQuery(limit=limit + 1, since=since, until=until, after=after)
+    page = PageQuery(limit=limit + 1, since=since, until=until, after=after, app=app)
     rows = await get_backend(request).db.read(partial(list_captures, page=page))
     more = len(rows) > limit
     items = rows[:limit]
@@ -167,6 +197,24 @@ async def remove_capture(request: Request, capture_id: CaptureId) -> Response:
         raise _not_found(capture_id)
     await asyncio.to_thread(backend.reserve.ensure)
     return Response(status_code=204)
+
+
+@router.delete("", response_model=Deleted)
+async def remove_app_captures(
+    request: Request,
+    app: Annotated[str, Query(min_length=1, max_length=NAME_MAX, description="An application.")],
+) -> Deleted:
+    """Delete every capture of ``app``: rows, images and thumbnails; works on a full disk too."""
+    backend = get_backend(request)
+    total = 0
+    while True:
+        deleted = await backend.deleter.delete(partial(delete_app, app=app, limit=DELETE_BATCH))
+        total += len(deleted)
+        if len(deleted) < DELETE_BATCH:
+            break
+    await asyncio.to_thread(backend.reserve.ensure)
+    log.info("app_captures_deleted", deleted=total)
+    return Deleted(deleted=total)
 
 
 async def _find(backend: Backend, capture_id: str) -> Capture:

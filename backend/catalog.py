@@ -13,9 +13,9 @@ from dataclasses import astuple, dataclass, replace
 
 COLUMNS = (
     "id, idempotency_key, captured_at, monitor, width, height, content_type, bytes, sha256, "
-    "created_at"
+    "created_at, app, title, pid, process"
 )
-INSERT = f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT = f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 RESTORED_KEY_PREFIX = "restored:"
 
 
@@ -33,6 +33,10 @@ class Capture:
     bytes: int
     sha256: str
     created_at: float
+    app: str | None = None  # the active window's, when it was grabbed (schema v4)
+    title: str | None = None
+    pid: int | None = None
+    process: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +58,14 @@ class Inserted:
 
 @dataclass(frozen=True, slots=True)
 class PageQuery:
-    """A keyset page, newest first: ``since <= captured_at < until``, after ``(at, id)``."""
+    """A keyset page, newest first: ``since <= captured_at < until``, after ``(at, id)``, of
+    one ``app`` if set."""
 
     limit: int
     since: float | None = None
     until: float | None = None
     after: tuple[float, str] | None = None
+    app: str | None = None
 
 
 def insert_capture(conn: sqlite3.Connection, capture: Capture) -> Inserted:
@@ -98,6 +104,9 @@ def list_captures(conn: sqlite3.Connection, page: PageQuery) -> list[Capture]:
     if page.after is not None:
         where.append("(captured_at, id) < (?, ?)")
         params.extend(page.after)
+    if page.app is not None:
+        where.append("app = ?")
+        params.append(page.app)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     sql = f"SELECT {COLUMNS} FROM captures {clause} ORDER BY captured_at DESC, id DESC LIMIT ?"
     return _all(conn.execute(sql, (*params, page.limit)))
@@ -114,6 +123,15 @@ def delete_one(conn: sqlite3.Connection, capture_id: str) -> list[Capture]:
     """Delete one capture's row; returns it in a list (empty if there was none)."""
     deleted = delete_capture(conn, capture_id)
     return [] if deleted is None else [deleted]
+
+
+def delete_app(conn: sqlite3.Connection, app: str, limit: int) -> list[Capture]:
+    """Delete up to ``limit`` of the captures of the application ``app``."""
+    sql = (
+        f"DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE app = ? LIMIT ?) "
+        f"RETURNING {COLUMNS}"
+    )
+    return _all(conn.execute(sql, (app, limit)))
 
 
 def delete_older_than(conn: sqlite3.Connection, cutoff: float, limit: int) -> list[Capture]:

@@ -28,6 +28,16 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class OnScreen:
+    """The active window when the capture was grabbed, as the capture process read it."""
+
+    app: str | None = None
+    title: str | None = None
+    pid: int | None = None
+    process: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Upload:
     """One ``POST /api/captures``, its body already read."""
 
@@ -36,6 +46,7 @@ class Upload:
     monitor: int
     image: DeclaredImage
     body: bytes
+    window: OnScreen = OnScreen()
 
 
 async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
@@ -97,6 +108,10 @@ def _new_capture(upload: Upload, digest: str) -> Capture:
         bytes=len(upload.body),
         sha256=digest,
         created_at=time.time(),
+        app=upload.window.app,
+        title=upload.window.title,
+        pid=upload.window.pid,
+        process=upload.window.process,
     )
 
 

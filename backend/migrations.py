@@ -89,7 +89,17 @@ _V3 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4: what was on screen (issue 9): the active window's app, title, pid and process name; all
+# nullable, as captures stored before (or where windows cannot be read) have none.
+_V4 = (
+    "ALTER TABLE captures ADD COLUMN app TEXT",
+    "ALTER TABLE captures ADD COLUMN title TEXT",
+    "ALTER TABLE captures ADD COLUMN pid INTEGER",
+    "ALTER TABLE captures ADD COLUMN process TEXT",
+    "CREATE INDEX captures_by_app ON captures (app, captured_at, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -23,6 +23,10 @@ class CaptureOut(BaseModel):
     bytes: int
     sha256: str
     created_at: float
+    app: str | None = None  # the active window's application, when known
+    title: str | None = None
+    pid: int | None = None
+    process: str | None = None
     image_url: str
     thumbnail_url: str
 
@@ -42,6 +46,12 @@ class CapturePage(BaseModel):
 
     items: list[CaptureOut]
     next_cursor: str | None
+
+
+class Deleted(BaseModel):
+    """How many captures a bulk delete removed (rows, images and thumbnails)."""
+
+    deleted: int
 
 
 class ErrorDetail(BaseModel):

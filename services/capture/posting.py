@@ -65,9 +65,12 @@ async def post_shot(backend: BackendClient, shot: Shot) -> StoredCapture:
 
 def _metadata(shot: Shot) -> dict[str, str]:
     meta = shot.meta
-    return {
+    params = {
         "captured_at": repr(meta.captured_at),
         "monitor": str(meta.monitor),
         "width": str(meta.width),
         "height": str(meta.height),
     }
+    window = {"app": meta.app, "title": meta.title, "pid": meta.pid, "process": meta.process}
+    params.update({name: str(value) for name, value in window.items() if value is not None})
+    return params

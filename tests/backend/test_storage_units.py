@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from backend.catalog import COLUMNS, Totals, delete_capture, record_thumbnail, totals
+from backend.catalog import Totals, delete_capture, record_thumbnail, totals
 from backend.database import Database, DatabaseOpenError
 from backend.errors import BadRequest, InvalidImage
 from backend.ids import is_capture_id, new_capture_id, shard_end_ms, shard_of
@@ -29,6 +29,11 @@ from backend.migrations import (
 )
 from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from backend.webp import check_webp, webp_size
+
+V1_COLUMNS = (  # the columns of schema 1, before any migration added one
+    "id, idempotency_key, captured_at, monitor, width, height, content_type, bytes, sha256, "
+    "created_at"
+)
 
 
 def test_shard_end_follows_the_id_clock() -> None:
@@ -132,7 +137,7 @@ def test_v1_database_upgraded_in_place(tmp_path: Path) -> None:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     row = (new_capture_id(), "key", 1.0, 0, 1, 1, "image/png", 100, "x", 0.0)
-    conn.execute(f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    conn.execute(f"INSERT INTO captures ({V1_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
     conn.close()
     db = Database.open(tmp_path)
     try:
