@@ -115,6 +115,7 @@ class BackendStatus(Event, kw_only=True):
     # While ``running``: the backend's own ``/health`` verdict and why (None: not known yet).
     health: Literal["ok", "degraded"] | None = None
     health_reason: str | None = None
+    started_at: float | None = None  # while running: when this backend came up (its uptime)
 
 
 class Heartbeat(Event, kw_only=True):

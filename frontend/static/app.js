@@ -55,7 +55,7 @@ function renderBackend() {
 
 function renderUptime() {
   const running = backend && backend.state === "running";
-  $("backend-uptime").textContent = running ? formatUptime(Date.now() / 1000 - backend.ts) : "–";
+  $("backend-uptime").textContent = running ? formatUptime(Date.now() / 1000 - (backend.started_at ?? backend.ts)) : "–";
 }
 
 function setLink(text, kind) {

@@ -103,7 +103,7 @@ def _backend_row(backend: BackendStatus) -> list[str]:
         "backend",
         backend_state(backend),
         str(backend.pid or "-"),
-        age(backend.ts) if running else "-",  # ts of its `running` event: when it came up
+        age(backend.started_at or backend.ts) if running else "-",  # when it came up
         str(backend.restarts),
         str(backend.port),
         backend_reason(backend),

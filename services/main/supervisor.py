@@ -89,6 +89,7 @@ class BackendSupervisor:
         self.incoming: BackendProcess | None = None
         self.standby: BackendProcess | None = None
         self.state: BackendState = "stopped"
+        self._running_since: tuple[int | None, float] | None = None
         self.restarts = 0
         self._publish = publish
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
@@ -371,6 +372,7 @@ class BackendSupervisor:
     ) -> None:
         self.state = state
         health = self._health.publishing(running=state == "running")
+        self._running_since = _running_since(self._running_since, state, pid)
         status = BackendStatus(
             state=state,
             port=self.port,
@@ -380,6 +382,7 @@ class BackendSupervisor:
             exit_code=exit_code,
             health=health.status if health else None,
             health_reason=health.reason if health else None,
+            started_at=self._running_since[1] if self._running_since else None,
         )
         log.info("backend_state", state=state, backend_pid=pid, reason=reason)
         self._unavailable.follow(state, reason, serving=self._serving())  # before anyone hears
@@ -414,3 +417,14 @@ class BackendSupervisor:
                 proc.ping()
                 if unresponsive:
                     self.enqueue(Unresponsive(proc))
+
+
+def _running_since(
+    since: tuple[int | None, float] | None, state: BackendState, pid: int | None
+) -> tuple[int | None, float] | None:
+    """(pid, wall-clock time) the serving backend came up: kept across re-publishes of it."""
+    if state != "running":
+        return None
+    if since is not None and since[0] == pid:
+        return since
+    return pid, time.time()
