@@ -6,6 +6,7 @@ is answered, when sent again, with the same record, and nothing is stored twice.
 
 from __future__ import annotations
 
+import httpx
 import msgspec
 
 from services.capture.frames import Shot
@@ -32,10 +33,11 @@ class StoredCapture(msgspec.Struct, kw_only=True):
 class UploadFailed(BackendUnavailable):
     """A post did not store the shot; ``retry`` says whether sending it again can help."""
 
-    def __init__(self, reason: str, *, retry: bool) -> None:
+    def __init__(self, reason: str, *, retry: bool, code: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
+        self.code = code  # the backend's error code (e.g. ``disk_full``), when it sent one
 
 
 _stored_decoder = msgspec.json.Decoder(StoredCapture)
@@ -60,7 +62,26 @@ async def post_shot(backend: BackendClient, shot: Shot) -> StoredCapture:
         except msgspec.DecodeError as exc:
             raise UploadFailed(f"unreadable reply from the backend: {exc}", retry=True) from exc
     reason = f"the backend answered {code}: {response.text[:300]}"
-    raise UploadFailed(reason, retry=code in RETRY_CODES or code >= 500)
+    raise UploadFailed(reason, retry=code in RETRY_CODES or code >= 500, code=_error_code(response))
+
+
+class _ErrorInfo(msgspec.Struct):
+    code: str
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorInfo
+
+
+_error_decoder = msgspec.json.Decoder(_ErrorEnvelope)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The ``error.code`` of the backend's error envelope; None if the body is not one."""
+    try:
+        return _error_decoder.decode(response.content).error.code
+    except msgspec.DecodeError:
+        return None
 
 
 def _metadata(shot: Shot) -> dict[str, str]:

@@ -50,9 +50,8 @@ from services.foundation.supervision.lock import InstanceLock
 
 log = structlog.get_logger("capture.service")
 
-BACKEND_DISK_FULL = '"disk_full"'  # the error code of the backend's 507, quoted in the reason
-
 GRAB_RETRY = DelayRule(initial=0.5, maximum=5.0)  # seconds before retrying a failed grab
+BACKEND_DISK_FULL = "disk_full"  # the error code of the backend's 507
 
 
 class CaptureService:
@@ -94,12 +93,8 @@ class CaptureService:
 
     async def run(self) -> None:
         """Serve and capture until cancelled; :class:`~bus.SetupError` if one already runs here."""
-        lock = InstanceLock(self.bus.file(endpoints.CAPTURE_LOCK), "ctxbus capture")
-        lock.acquire()
-        try:
+        with InstanceLock(self.bus.file(endpoints.CAPTURE_LOCK), "ctxbus capture"):
             await self._run_locked()
-        finally:
-            lock.release()
 
     async def _run_locked(self) -> None:
         """The spool keeps whatever was not stored yet when this ends."""
@@ -322,7 +317,7 @@ class CaptureService:
         self.board.count("dropped", len(frame_ids))
         self.board.error(detail)
 
-    def failed(self, reason: str) -> None:
-        if BACKEND_DISK_FULL in reason:
+    def failed(self, reason: str, code: str | None = None) -> None:
+        if code == BACKEND_DISK_FULL:
             self.board.disk_full("backend", True)
         self.board.error(reason)

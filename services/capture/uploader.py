@@ -17,16 +17,12 @@ import asyncio
 import contextlib
 from typing import Protocol
 
-import structlog
-
 from services.capture.drops import DropLog, DropReason
 from services.capture.frames import Shot
 from services.capture.posting import StoredCapture, UploadFailed, post_shot
 from services.capture.spool import Spool, SpoolError
 from services.foundation.backend_client import BackendClient
 from services.foundation.delays import DelayRule, Delays
-
-log = structlog.get_logger("capture.uploader")
 
 RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting while the backend says running
 EXPIRE_EVERY = 60.0  # seconds between age checks of an idle spool
@@ -41,7 +37,7 @@ class UploadSink(Protocol):
 
     def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None: ...
 
-    def failed(self, reason: str) -> None: ...
+    def failed(self, reason: str, code: str | None = None) -> None: ...
 
 
 class Uploader:
@@ -97,7 +93,7 @@ class Uploader:
         try:
             record = await post_shot(self.backend, shot)
         except UploadFailed as exc:
-            self.sink.failed(exc.reason)
+            self.sink.failed(exc.reason, exc.code)
             if exc.retry:
                 return False
             await self._unspool(shot, spooled)

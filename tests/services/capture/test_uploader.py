@@ -45,7 +45,7 @@ class Sink:
     def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None:
         raise AssertionError(f"dropped {frame_ids}: {reason}: {detail}")
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, code: str | None = None) -> None:
         raise AssertionError(reason)
 
 
@@ -106,7 +106,7 @@ class RecordingSink(Sink):
     def dropped(self, frame_ids: list[str], reason: DropReason, detail: str) -> None:
         self.drops.append((frame_ids, reason))
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, code: str | None = None) -> None:
         self.failures.append(reason)
 
 
