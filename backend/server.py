@@ -21,6 +21,7 @@ import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
 from services.foundation.backend_contract import (
+    HEALTH_PATH,
     PING_LINE,
     PONG_LINE,
     READY_LINE,
@@ -32,7 +33,6 @@ from services.foundation.supervision.lifeline import watch_pipe
 
 log = structlog.get_logger(__name__)
 
-HEALTH_PATH = "/health"
 PARENT_GONE_GRACE = 0.5  # seconds to finish in-flight requests once main is gone
 
 
