@@ -35,6 +35,7 @@ from backend.catalog import Totals, totals
 from backend.errors import ApiError
 from backend.runtime import Backend, get_backend
 from backend.schemas import Components, DatabaseHealth, Health, RetentionHealth, StorageHealth
+from services.foundation.backend_contract import HEALTH_PATH
 
 CHECK_TIMEOUT_S = 0.5
 RECHECK_S = 30.0
@@ -55,7 +56,7 @@ def _package_version() -> str:
 VERSION = _package_version()
 
 
-@router.get("/health", response_model=Health)
+@router.get(HEALTH_PATH, response_model=Health)
 async def health(request: Request) -> Health:
     """Whether the backend and its parts work. Needs no token."""
     backend = get_backend(request)

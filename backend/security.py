@@ -16,9 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.errors import error_body
 from bus.endpoints import LOOPBACK_NAMES
-from services.foundation.backend_contract import BackendConfig
+from services.foundation.backend_contract import HEALTH_PATH, BackendConfig
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({HEALTH_PATH})
 
 
 class RequestGuard:
