@@ -17,6 +17,7 @@ import contextlib
 import math
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -31,6 +32,7 @@ from services.capture.windows import TITLE_MAX, Rect, WindowInfo, no_display_rea
 log = structlog.get_logger("capture.windows")
 
 SCREEN_SAVER_EXTENSION = "MIT-SCREEN-SAVER"
+X11_SOCKETS = Path("/tmp/.X11-unix")
 MAX_DEPTH = 64  # parents walked up from the focus before giving up
 PROCESS_CACHE = 64  # (pid, create time) → name and exe, kept for this many processes
 _WINDOW_GONE = (error.BadWindow, error.BadDrawable, error.BadMatch, error.BadValue)
@@ -109,6 +111,9 @@ class X11Reader:
     def _open(self) -> _Connection | None:
         if self._conn is None:
             target = self.display or os.environ.get("DISPLAY")
+            if not _may_serve(target):
+                self._reason = no_display_reason(target)
+                return None
             try:
                 self._conn = _Connection(target)
             except _CANNOT_OPEN:
@@ -177,6 +182,20 @@ class X11Reader:
         except psutil.Error:  # gone, or another host's pid (a remote X client)
             return None, None
         return self._processes[key]
+
+
+def _may_serve(display: str | None) -> bool:
+    """False when no X server can be there: no name, or a local display without its socket.
+
+    Checked first because python-xlib leaks its sockets when a connection fails.
+    """
+    if not display:
+        return False
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if host in ("", "unix") and number.isdigit():
+        return (X11_SOCKETS / f"X{number}").exists()
+    return True
 
 
 def _exe(proc: psutil.Process) -> str | None:
