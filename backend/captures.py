@@ -7,7 +7,8 @@ the encoded image as the raw body, ``Content-Type: image/webp|image/png|image/jp
 different image. Optional ``app``, ``title``, ``pid`` and ``process`` describe the active window
 when the screen was grabbed; the list filters on ``app`` and on a time range (``since``/``until``,
 or their aliases ``from``/``to``), and ``DELETE /api/captures?app=...`` deletes every capture of
-one application. Every route needs ``Authorization: Bearer <token>``; errors are
+one application. ``GET /api/captures/apps?from=&to=&max_gap=`` sums the time per application
+(:mod:`backend.app_time`). Every route needs ``Authorization: Bearer <token>``; errors are
 ``{"error": {"code", "message"}}``.
 """
 
@@ -22,6 +23,7 @@ import structlog
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from backend.app_time import AppTimeQuery, time_by_app
 from backend.catalog import (
     Capture,
     PageQuery,
@@ -37,7 +39,7 @@ from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbn
 from backend.ingest import OnScreen, Upload, ingest
 from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from backend.runtime import Backend, get_backend
-from backend.schemas import CaptureOut, CapturePage, Deleted, ErrorOut
+from backend.schemas import AppTimeOut, AppTimes, CaptureOut, CapturePage, Deleted, ErrorOut
 from backend.uploads import read_body
 
 log = structlog.get_logger(__name__)
@@ -47,6 +49,7 @@ MAX_PAGE = 500
 DELETE_BATCH = 500  # rows deleted (and files removed) per transaction of a bulk delete
 NAME_MAX = 256  # characters of an app or process name
 TITLE_MAX = 512
+MAX_GAP_HELP = "A longer gap between two captures counts nothing (twice the capture interval)."
 IMMUTABLE = "private, max-age=31536000, immutable"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 500, 503, 507)
@@ -155,6 +158,22 @@ async def list_captures_page(
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1].captured_at, items[-1].id) if more else None
     return CapturePage(items=[CaptureOut.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.get("/apps", response_model=AppTimes)
+async def app_times(
+    request: Request,
+    since: Annotated[float, _time_query("Start of the window (unix seconds).", alias="from")],
+    until: Annotated[float, _time_query("End of the window, exclusive.", alias="to")],
+    max_gap: Annotated[float, Query(gt=0, le=86400, description=MAX_GAP_HELP)] = 10.0,
+) -> AppTimes:
+    """Seconds per app in ``[from, to)`` from consecutive captures, most first (see app_time)."""
+    if since > until:
+        raise BadRequest("invalid_range", f"from ({since}) is after to ({until}); swap them")
+    query = AppTimeQuery(since=since, until=until, max_gap=max_gap)
+    rows = await get_backend(request).db.read(partial(time_by_app, query=query))
+    apps = [AppTimeOut(app=row.app, seconds=row.seconds, frames=row.frames) for row in rows]
+    return AppTimes(since=since, until=until, max_gap=max_gap, apps=apps)
 
 
 @router.get("/{capture_id}", response_model=CaptureOut)

@@ -48,6 +48,24 @@ class CapturePage(BaseModel):
     next_cursor: str | None
 
 
+class AppTimeOut(BaseModel):
+    """One application's time in a window of time (``app`` null: the window was not known)."""
+
+    app: str | None
+    seconds: float
+    frames: int
+
+
+class AppTimes(BaseModel):
+    """Time per application in ``[since, until)``, most first, counted from consecutive captures
+    (gaps over ``max_gap`` seconds not counted)."""
+
+    since: float
+    until: float
+    max_gap: float
+    apps: list[AppTimeOut]
+
+
 class Deleted(BaseModel):
     """How many captures a bulk delete removed (rows, images and thumbnails)."""
 
