@@ -5,12 +5,15 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
 PY := .venv/bin/python
-# Debian packages the tests need: an X server, X clients to draw on it (xsetroot is in
+# Debian packages the app needs to run: tesseract with English and Simplified Chinese data for
+# the indexer (without them it says `unavailable` and everything else runs).
+RUN_APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+# ... and those the tests need on top: an X server, X clients to draw on it (xsetroot is in
 # x11-xserver-utils), the browser Playwright drives.
-APT_PACKAGES := xvfb x11-apps x11-xserver-utils xdotool openbox chromium
+APT_PACKAGES := $(RUN_APT_PACKAGES) xvfb x11-apps x11-xserver-utils xdotool openbox chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest bench venv uv sysdeps clean
+.PHONY: run test lint typecheck pytest bench venv uv sysdeps run-sysdeps apt-install clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -22,8 +25,14 @@ venv: uv
 	.venv/bin/python -m compileall -q -j 0 bus services backend frontend >/dev/null
 
 sysdeps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+run-sysdeps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_APT_PACKAGES)"
+
+apt-install:
 	@missing=""; \
-	for pkg in $(APT_PACKAGES); do \
+	for pkg in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -32,7 +41,7 @@ sysdeps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-run: venv
+run: venv run-sysdeps
 	.venv/bin/ctxbus up
 
 lint: venv

@@ -29,7 +29,8 @@ EVENTS = "events.sock"
 PUBLISH = "publish.sock"
 CAPTURE = "capture.sock"
 LAUNCHER = "launcher.sock"
-_TCP_OFFSETS = {CONTROL: 0, EVENTS: 1, PUBLISH: 2, CAPTURE: 3, LAUNCHER: 4}
+INDEXER = "indexer.sock"
+_TCP_OFFSETS = {CONTROL: 0, EVENTS: 1, PUBLISH: 2, CAPTURE: 3, LAUNCHER: 4, INDEXER: 5}
 DEFAULT_TCP_BASE_PORT = 17330
 LOOPBACK_HOST = "127.0.0.1"  # every ctxbus server binds here, and only here
 LOOPBACK_NAMES = (LOOPBACK_HOST, "localhost")  # the Host headers a loopback server accepts
@@ -40,6 +41,7 @@ MAIN_RECORDS = "processes.json"  # the backends main started (pid, create time, 
 LAUNCHER_LOCK = "launcher.lock"
 LAUNCHER_RECORDS = "launcher-processes.json"
 CAPTURE_LOCK = "capture.lock"  # one capture process per runtime dir (and so per spool)
+INDEXER_LOCK = "indexer.lock"  # one indexer per runtime dir
 MAX_IPC_PATH = 107  # sun_path is 108 bytes on Linux, including the NUL
 
 # -- topics ----------------------------------------------------------------------------------------
@@ -49,11 +51,13 @@ LAUNCHER_HEARTBEAT = "launcher.heartbeat"
 COMPONENT_STATUS = "component.status"
 CAPTURE_STATUS = "capture.status"
 CAPTURE_FRAME = "capture.frame"
+INDEXER_STATUS = "indexer.status"
 
 # -- components (``ComponentStatus.component``): the processes the launcher supervises ------------
 COMPONENT_MAIN = "main"
 COMPONENT_FRONTEND = "frontend"
 COMPONENT_CAPTURE = "capture"
+COMPONENT_INDEXER = "indexer"
 
 # -- sizes -----------------------------------------------------------------------------------------
 PROTOCOL_VERSION = 1
@@ -165,6 +169,10 @@ class Endpoints:
     @property
     def launcher(self) -> str:
         return self.address(LAUNCHER)
+
+    @property
+    def indexer(self) -> str:
+        return self.address(INDEXER)
 
     def file(self, name: str) -> Path:
         """A non-socket file in the runtime dir (lock, pid records)."""

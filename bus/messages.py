@@ -199,6 +199,33 @@ class CaptureFrame(Event, kw_only=True):
     trigger: CaptureTrigger = "interval"
 
 
+# -- indexer --------------------------------------------------------------------------------------
+
+IndexerState = Literal[
+    "starting", "running", "paused", "idle", "unavailable", "stopping", "stopped"
+]
+
+
+class IndexerStatus(Event, kw_only=True):
+    """``indexer.status``: the text indexer's state and counters; also its ``get_status``.
+
+    ``running``: reading the text of capture ``current``; ``idle``: nothing to read; ``paused``:
+    waiting (on battery, capture idle or paused, ``indexer.enabled = false``, the backend away),
+    ``reason`` says which; ``unavailable``: tesseract or a language's data is missing, ``reason``
+    gives the command that installs it. ``per_frame_ms``: the median OCR CPU time of recent frames.
+    """
+
+    state: IndexerState
+    pid: int | None = None
+    queued: int = 0
+    done: int = 0
+    failed: int = 0
+    per_frame_ms: float | None = None
+    reason: str | None = None
+    current: str | None = None  # the capture being read while ``running``
+    engine: str | None = None  # "tesseract-<version>", once known
+
+
 class ComponentList(Message, kw_only=True):
     """The launcher's ``get_components``: one entry per supervised component, in start order.
 
@@ -248,4 +275,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
     endpoints.COMPONENT_STATUS: ComponentStatus,
     endpoints.CAPTURE_STATUS: CaptureStatus,
     endpoints.CAPTURE_FRAME: CaptureFrame,
+    endpoints.INDEXER_STATUS: IndexerStatus,
 }

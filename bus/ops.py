@@ -24,6 +24,7 @@ from bus.messages import (
     ComponentList,
     ComponentStatus,
     ExcludeRule,
+    IndexerStatus,
     NoArgs,
     PingResult,
     PortInfo,
@@ -74,3 +75,9 @@ class CaptureOps:
     CAPTURE_NOW: Final = Op("capture_now", CaptureNowArgs, CaptureNowResult)
     GET_STATUS: Final = Op("get_status", NoArgs, CaptureStatus)
     ADD_EXCLUDE: Final = Op("add_exclude", ExcludeRule, CaptureStatus)  # kept across restarts
+
+
+class IndexerOps:
+    """The indexer, on ``Endpoints.indexer``: its state (the Clone snapshot of ``indexer.status``)."""
+
+    GET_STATUS: Final = Op("get_status", NoArgs, IndexerStatus)

@@ -96,6 +96,19 @@ class CaptureConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ] = ()
 
 
+class IndexerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[indexer]``: reading the text on stored captures (tesseract)."""
+
+    enabled: Annotated[bool, Meta(description="read the text of captures (off: it waits)")] = True
+    languages: Annotated[
+        str,
+        Meta(
+            pattern=r"^[a-z_]+(\+[a-z_]+)*$",
+            description="tesseract languages, joined by + (eng+chi_sim)",
+        ),
+    ] = "eng+chi_sim"
+
+
 def default_data_dir() -> Path:
     """The platform's user data dir for ctxbus."""
     return Path(platformdirs.user_data_dir(endpoints.APP_NAME))
@@ -121,6 +134,7 @@ class Keys(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     main: MainConfig = msgspec.field(default_factory=MainConfig)
     frontend: FrontendConfig = msgspec.field(default_factory=FrontendConfig)
     capture: CaptureConfig = msgspec.field(default_factory=CaptureConfig)
+    indexer: IndexerConfig = msgspec.field(default_factory=IndexerConfig)
 
 
 class Config(Keys, frozen=True, kw_only=True):
@@ -267,6 +281,8 @@ def expectation(info: types.Type) -> str:
         return "must be an integer" + _bounds(info)
     if isinstance(info, types.FloatType):
         return "must be a number" + _bounds(info)
+    if isinstance(info, types.StrType):
+        return f"must be text matching {info.pattern}" if info.pattern else "must be text"
     return "must be a directory path"
 
 

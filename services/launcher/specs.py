@@ -1,4 +1,4 @@
-"""What the launcher starts: main, the frontend and (when installed) capture, from the config."""
+"""What the launcher starts: main, the frontend and (when installed) capture and the indexer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from services.foundation.supervision import ChildSpec
 from services.launcher.component import ComponentSettings
 
 CAPTURE_MODULE = "services.capture"
+INDEXER_MODULE = "services.indexer"
 
 
 def child_env(config: Config) -> dict[str, str]:
@@ -30,12 +31,16 @@ def module_argv(module: str, *args: str) -> tuple[str, ...]:
     return (sys.executable, "-m", module, *args)
 
 
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def capture_installed() -> bool:
-    return importlib.util.find_spec(CAPTURE_MODULE) is not None
+    return installed(CAPTURE_MODULE)
 
 
 def component_settings(config: Config) -> list[ComponentSettings]:
-    """main first, then the frontend, then capture if its package exists."""
+    """main first, then the frontend, then capture and the indexer if their packages exist."""
     env = child_env(config)
 
     def spec(name: str, argv: tuple[str, ...]) -> ChildSpec:
@@ -54,6 +59,15 @@ def component_settings(config: Config) -> list[ComponentSettings]:
         found.append(
             ComponentSettings(
                 spec(endpoints.COMPONENT_CAPTURE, argv), running_on_spawn=True, after_ready=True
+            )
+        )
+    if installed(INDEXER_MODULE):
+        # The indexer yields to everything (nice 19): it starts once the app is ready, too.
+        found.append(
+            ComponentSettings(
+                spec(endpoints.COMPONENT_INDEXER, module_argv(INDEXER_MODULE)),
+                running_on_spawn=True,
+                after_ready=True,
             )
         )
     return found
