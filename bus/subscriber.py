@@ -1,8 +1,11 @@
 """Late-joining subscribers that never miss or double-apply a state change (the Clone pattern).
 
 Both followers subscribe first, then ask the topic's owner for a snapshot with its ``seq``, then
-apply only events with the next ``seq``. A gap, an event from a new publisher instance, or a
-heartbeat announcing a ``seq`` beyond ours triggers a re-sync from a fresh snapshot. No heartbeat
+apply only events with the next ``seq``. Events are hints and the owner's snapshot is the truth
+(anyone of the same user can publish, see ``docs/protocol.md`` §8): a gap or jump, an event from
+another publisher instance, an event repeating the applied ``seq`` with other content, or a
+heartbeat whose ``seq`` differs from ours (ahead or behind) triggers a re-sync, and a re-sync's
+snapshot replaces whatever differs from it, even at a lower ``seq``. No heartbeat
 for ``HEARTBEAT_INTERVAL * HEARTBEAT_LIVENESS`` means the owner is gone; its next heartbeat means
 it is back.
 
@@ -203,8 +206,8 @@ class _Follower(Generic[E]):
             self._lost = False
             out.append((Update("back"), True))
         instance, seq = self._position()
-        if instance is None or beat.instance != instance or rule.seq_of(beat) > seq:
-            out.append((None, True))
+        if instance is None or beat.instance != instance or rule.seq_of(beat) != seq:
+            out.append((None, True))  # behind us too: what we applied was not the owner's
         return out
 
     async def _sync(self) -> list[Update[E]]:
@@ -243,7 +246,7 @@ class StateFollower(_Follower[E]):
         snap = await self._snapshot()
         state = self.state
         self._synced = True
-        if state is not None and snap.instance == state.instance and snap.seq <= state.seq:
+        if snap == state:
             return []
         self.state = snap
         if state is None:
@@ -255,8 +258,10 @@ class StateFollower(_Follower[E]):
         state = self.state
         if state is None or event.instance != state.instance:
             return None, True
-        if event.seq <= state.seq:
-            return None, False
+        if event.seq == state.seq:
+            return None, event != state  # the same seq told two ways: ask the owner
+        if event.seq < state.seq:
+            return None, False  # already in the snapshot we took
         if event.seq != state.seq + 1:
             return None, True
         self.state = event
@@ -304,27 +309,24 @@ class KeyedFollower(_Follower[E]):
         snap = await self._snapshot()
         first = not self._synced
         self._synced = True
-        if snap.instance == self.instance and snap.seq <= self.seq:
+        truth = {self.key(entry): entry for entry in snap.entries}
+        if (snap.instance, snap.seq) == (self.instance, self.seq) and truth == self.state:
             return []
-        if snap.instance != self.instance:
-            self.state = {}
-        self.instance, self.seq = snap.instance, snap.seq
+        known = self.state if snap.instance == self.instance else {}
+        self.instance, self.seq, self.state = snap.instance, snap.seq, truth
         if not first:
             self.resyncs += 1
         kind: UpdateKind = "snapshot" if first else "resync"
-        out: list[Update[E]] = []
-        for entry in sorted(snap.entries, key=lambda e: e.seq):
-            known = self.state.get(self.key(entry))
-            if known is None or known.seq != entry.seq:
-                self.state[self.key(entry)] = entry
-                out.append(Update(kind, entry))
-        return out
+        changed = [entry for key, entry in truth.items() if known.get(key) != entry]
+        return [Update(kind, entry) for entry in sorted(changed, key=lambda e: e.seq)]
 
     def _on_event(self, event: E) -> Step:
         if event.instance != self.instance:
             return None, True
-        if event.seq <= self.seq:
-            return None, False
+        if event.seq == self.seq:
+            return None, self.state.get(self.key(event)) != event  # told two ways: ask the owner
+        if event.seq < self.seq:
+            return None, False  # already in the snapshot we took
         if event.seq != self.seq + 1:
             return None, True
         self.seq = event.seq

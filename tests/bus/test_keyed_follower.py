@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from bus import (
@@ -84,8 +84,13 @@ class Rows:
                 self._changed.set()
 
     async def until(self, component: str, seq: int) -> list[Row]:
+        return await self.until_true(
+            lambda: any(row[1] == component and row[3] == seq for row in self.rows)
+        )
+
+    async def until_true(self, done: Callable[[], bool]) -> list[Row]:
         async with asyncio.timeout(DEADLINE):
-            while not any(row[1] == component and row[3] == seq for row in self.rows):
+            while not done():
                 self._changed.clear()
                 await self._changed.wait()
         return self.rows
