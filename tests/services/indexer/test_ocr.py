@@ -29,8 +29,10 @@ async def test_reads_known_words_with_boxes(engine: ocr.Engine) -> None:
     texts = [word.text for word in reading.words]
     assert set(KNOWN_WORDS) <= set(texts)
     kangaroo = next(word for word in reading.words if word.text == "kangaroo")
-    assert 30 <= kangaroo.x <= 60 and 30 <= kangaroo.y <= 60  # drawn at (40, 40)
-    assert kangaroo.w > 50 and 10 < kangaroo.h < 40
+    assert 30 <= kangaroo.x <= 60
+    assert 30 <= kangaroo.y <= 60
+    assert kangaroo.w > 50
+    assert 10 < kangaroo.h < 40
     assert 50 < kangaroo.conf <= 100
     assert reading.cpu_s > 0
 

@@ -7,8 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from bus import Endpoints
 from services.foundation.exits import EXIT_CONFIG
 from tests.fixtures.processes import REPO
@@ -34,9 +32,11 @@ async def test_without_tesseract_it_is_unavailable_with_the_install_command(
         running_indexer(runtime_dir, env={"PATH": path_without_tesseract()}) as indexer,
     ):
         status = await indexer.wait_status(lambda s: s.state == "unavailable")
-        assert status.reason is not None and INSTALL in status.reason
+        assert status.reason is not None
+        assert INSTALL in status.reason
         snapshot = await indexer.get_status()  # everything else runs: it answers
-        assert snapshot.state == "unavailable" and snapshot.pid == indexer.child.pid
+        assert snapshot.state == "unavailable"
+        assert snapshot.pid == indexer.child.pid
 
 
 async def test_missing_language_is_unavailable_naming_its_package(
@@ -46,14 +46,19 @@ async def test_missing_language_is_unavailable_naming_its_package(
     extra = ("--languages", "eng+xyz")
     async with event_proxy(endpoints), running_indexer(runtime_dir, extra) as indexer:
         status = await indexer.wait_status(lambda s: s.state == "unavailable")
-        assert status.reason is not None and "tesseract-ocr-xyz" in status.reason
+        assert status.reason is not None
+        assert "tesseract-ocr-xyz" in status.reason
 
 
 async def test_disabled_in_config_it_waits(runtime_dir: Path, endpoints: Endpoints) -> None:
     """indexer.enabled = off: the process runs, paused, and says why."""
-    async with event_proxy(endpoints), running_indexer(runtime_dir, ("--enabled", "off")) as indexer:
+    async with (
+        event_proxy(endpoints),
+        running_indexer(runtime_dir, ("--enabled", "off")) as indexer,
+    ):
         status = await indexer.wait_status(lambda s: s.state == "paused")
-        assert status.reason is not None and "indexer.enabled" in status.reason
+        assert status.reason is not None
+        assert "indexer.enabled" in status.reason
 
 
 async def test_it_runs_at_the_lowest_cpu_priority(runtime_dir: Path, endpoints: Endpoints) -> None:

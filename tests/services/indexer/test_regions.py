@@ -23,7 +23,8 @@ def with_block(box: Box, image: Image.Image | None = None) -> Image.Image:
 def test_identical_frames_need_no_reading() -> None:
     """Nothing changed: no region, not a full read."""
     result = plan(blank(), blank())
-    assert not result.full and result.regions == ()
+    assert not result.full
+    assert result.regions == ()
 
 
 def test_first_frame_or_new_size_is_read_whole() -> None:
@@ -36,10 +37,13 @@ def test_one_change_gives_one_region_around_it() -> None:
     """A changed block becomes one region covering it plus the margin, and nothing else."""
     block = Box(200, 100, 40, 20)
     result = plan(blank(), with_block(block))
-    assert not result.full and len(result.regions) == 1
+    assert not result.full
+    assert len(result.regions) == 1
     region = result.regions[0]
-    assert region.x <= block.x - MARGIN and region.right >= block.right + MARGIN
-    assert region.y <= block.y - MARGIN and region.bottom >= block.bottom + MARGIN
+    assert region.x <= block.x - MARGIN
+    assert region.right >= block.right + MARGIN
+    assert region.y <= block.y - MARGIN
+    assert region.bottom >= block.bottom + MARGIN
     assert region.area < 4 * (block.w + 2 * CELL + 2 * MARGIN) * (block.h + 2 * CELL + 2 * MARGIN)
 
 
@@ -65,7 +69,8 @@ def test_regions_grow_over_touched_words() -> None:
     word = Word("harbour", 150, 100, 120, 20, 90.0)
     result = plan(blank(), with_block(Box(250, 104, 10, 10)), [word])
     (region,) = result.regions
-    assert region.x <= word.x and region.right >= word.x + word.w
+    assert region.x <= word.x
+    assert region.right >= word.x + word.w
 
 
 def test_words_outside_regions_are_carried_over() -> None:
