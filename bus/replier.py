@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -33,6 +33,7 @@ log = structlog.get_logger("bus.replier")
 # Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
 _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 DRAIN_BATCH = 64  # requests read in one go before other tasks get a turn
+MAX_QUEUED = 1024  # requests waiting for an in-flight slot, per endpoint, before ``busy``
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
@@ -84,9 +85,12 @@ class Replier:
         *,
         context: zmq.asyncio.Context | None = None,
         max_in_flight: int = endpoints.MAX_IN_FLIGHT,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.address = address
         self.max_in_flight = max_in_flight
+        self.max_queued = max_queued
+        self._queued: deque[tuple[list[bytes], list[bytes]]] = deque()
         self._context = context or zmq.asyncio.Context.instance()
         self._routes: dict[str, _Route] = {}
         self._cache = ReplyCache()
@@ -137,6 +141,7 @@ class Replier:
             await loop.create_future()  # the reader does the work; this waits for cancellation
         finally:
             loop.remove_reader(fd)
+            self._queued.clear()
             for task in self._tasks:
                 task.cancel()
             # Replies already queued (say, to ``shutdown``) still go out: the owner's
@@ -149,15 +154,14 @@ class Replier:
 
         The socket's FD only signals that its state changed, so ``EVENTS`` is the truth: read
         until it shows no more input, or come back for the rest after the loop's other work.
-        When a burst fills every in-flight slot, the answers just started run before more is
-        read: ``busy`` is for requests stuck behind slow handlers, not for a burst of quick ones.
+        A request that finds every in-flight slot taken waits in a queue of up to
+        ``MAX_QUEUED`` and is started, in turn, as a slot frees: a burst of quick requests is
+        answered in full; ``busy`` is only for requests beyond that, stuck behind slow handlers.
         """
         sock = self._socket
         if sock is None:
             return
-        for started in range(DRAIN_BATCH):
-            if started and self._in_flight >= self.max_in_flight:
-                break
+        for _ in range(DRAIN_BATCH):
             if not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
                 return
             envelope, body = split_envelope(sock.recv_multipart(_NOBLOCK))
@@ -177,14 +181,22 @@ class Replier:
         asyncio.get_running_loop().call_soon(self._on_readable)
 
     def _start(self, envelope: list[bytes], body: list[bytes]) -> None:
-        if self._in_flight >= self.max_in_flight:
+        """Answer now if a slot is free, else queue (answered in turn), else ``busy``."""
+        if self._in_flight < self.max_in_flight:
+            self._in_flight += 1
+            self._track(asyncio.create_task(self._answer(envelope, body)))
+        elif len(self._queued) < self.max_queued:
+            self._queued.append((envelope, body))
+        else:
             reply = encode_error(
-                probe_id(body), "busy", "too many requests in flight; retry shortly"
+                probe_id(body), "busy", "too many requests in flight and queued; retry shortly"
             )
             self._send(envelope, reply)
-            return
-        self._in_flight += 1
-        self._track(asyncio.create_task(self._answer(envelope, body)))
+
+    def _next_queued(self) -> None:
+        """A slot was freed: start the oldest queued request."""
+        if self._queued and self._socket is not None:
+            self._start(*self._queued.popleft())
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)
@@ -195,6 +207,7 @@ class Replier:
             self._send(envelope, await self._reply_to(body))
         finally:
             self._in_flight -= 1
+            self._next_queued()
 
     async def _reply_to(self, body: list[bytes]) -> bytes:
         """The reply: from the cache for a resend (same body), else from :meth:`handle`."""

@@ -35,6 +35,7 @@ from bus import (
 )
 from bus.endpoints import BACKEND_STATUS, MAIN_HEARTBEAT
 from bus.ops import MainOps, Op
+from bus.replier import MAX_QUEUED
 
 CHILD_DEADLINE = 60.0  # seconds: no child outlives a stuck test by more than this
 HEARTBEAT_EVERY = 0.2  # seconds between heartbeats in the Clone test
@@ -68,6 +69,7 @@ class ReplierSettings:
     address: str
     hold: bool = True  # ``hold`` blocks until the process dies (else it answers at once)
     max_in_flight: int = 64
+    max_queued: int = MAX_QUEUED
 
 
 # -- the replier ----------------------------------------------------------------------------------
@@ -100,7 +102,9 @@ async def _serve(settings: ReplierSettings, ready: MpEvent, entered: Queue[str])
     async def crash(_: NoArgs) -> Accepted:
         raise ValueError("a bug in a handler")
 
-    replier = Replier(settings.address, max_in_flight=settings.max_in_flight)
+    replier = Replier(
+        settings.address, max_in_flight=settings.max_in_flight, max_queued=settings.max_queued
+    )
     replier.register(MainOps.PING, ping)
     replier.register(ECHO, echo)
     replier.register(HOLD, hold)

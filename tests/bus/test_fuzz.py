@@ -60,6 +60,10 @@ class Wire:
         checks its reply's id, so it catches that.
         """
         self.sock.send_multipart([b"", *frames])
+        return self.ask_reply()
+
+    def ask_reply(self) -> Reply:
+        """The next reply on the connection, checked against the envelope rules."""
         delimiter, *body = self.sock.recv_multipart()
         assert delimiter == b""
         assert len(body) == 1, "a reply is one frame"
@@ -233,10 +237,10 @@ def test_a_frame_over_the_hard_limit_drops_the_peer_not_the_server(wire: Wire) -
 def test_busy_when_too_many_requests_are_in_flight(
     children: Children, endpoints: Endpoints
 ) -> None:
-    """Past max_in_flight, a request gets ``busy`` at once; the held ones stay in flight."""
+    """Past max_in_flight and max_queued, a request gets ``busy`` at once; held ones stay."""
     ready = children.event()
     entered: Queue[str] = children.context.Queue()
-    settings = ReplierSettings(endpoints.control, hold=True, max_in_flight=2)
+    settings = ReplierSettings(endpoints.control, hold=True, max_in_flight=2, max_queued=1)
     children.start(serve, settings, ready, entered)
     wait_for(ready, "the replier binding")
     wire = Wire(endpoints.control)
@@ -244,9 +248,10 @@ def test_busy_when_too_many_requests_are_in_flight(
         for n in range(2):
             wire.sock.send_multipart([b"", request("hold", f"h{n}")])
             assert entered.get(timeout=REPLY_TIMEOUT_MS / 1000) == "hold"
-        reply = wire.ask(request("ping", "third"))
+        wire.sock.send_multipart([b"", request("ping", "queued")])
+        reply = wire.ask(request("ping", "fourth"))
         assert reply.error is not None
-        assert (reply.id, reply.error["code"]) == ("third", "busy")
+        assert (reply.id, reply.error["code"]) == ("fourth", "busy")
     finally:
         wire.close()
 
