@@ -1,7 +1,8 @@
 """The backend's FastAPI app. ``backend/__main__.py`` serves ``create_app(config)`` on the socket
 main hands over; the lifespan opens the database and storage and starts maintenance.
 
-Routes: ``GET /health`` (open), ``/api/captures...`` (bearer token); see :mod:`backend.captures`.
+Routes: ``GET /health`` (open), ``/api/captures...`` (bearer token); see :mod:`backend.captures`;
+the text on captures and ``/api/search``: :mod:`backend.text_api`, :mod:`backend.search_api`.
 No CORS: the UI reaches the backend through the frontend's proxy, never from a browser origin.
 """
 
@@ -17,7 +18,9 @@ from backend.errors import install_error_handlers
 from backend.health import VERSION
 from backend.health import router as health_router
 from backend.runtime import open_backend
+from backend.search_api import router as search_router
 from backend.security import RequestGuard
+from backend.text_api import router as text_router
 from services.foundation.backend_contract import BackendConfig
 
 DESCRIPTION = (
@@ -36,11 +39,18 @@ def create_app(config: BackendConfig) -> FastAPI:
             app.state.backend = backend
             yield
 
-    app = FastAPI(
-        title="ctxbus backend", version=VERSION, description=DESCRIPTION, lifespan=lifespan
+    app = FastAPI(  # no docs pages: they load their script from a CDN (openapi.json stays)
+        title="ctxbus backend",
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(text_router)  # before captures: /api/captures/backlog is no capture id
     app.include_router(captures_router)
+    app.include_router(search_router)
     app.add_middleware(RequestGuard, config=config)
     return app

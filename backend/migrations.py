@@ -99,7 +99,71 @@ _V4 = (
     "CREATE INDEX captures_by_app ON captures (app, captured_at, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5: the text on each capture and its full-text index (issue 10). ``capture_text.at_key`` is the
+# capture's time in ms (the next free one on a tie), so the index's rowid order is time order; the
+# index is FTS5 over the text's terms (CJK as bigrams, see backend/terms.py), kept by triggers.
+# ``text_pending`` lists captures without text (the indexer's backlog). Deleting a capture
+# deletes its text, index rows and pending entry in the same transaction (triggers).
+_V5 = (
+    """
+    CREATE TABLE capture_text (
+        at_key INTEGER PRIMARY KEY,
+        capture_id TEXT NOT NULL UNIQUE,
+        engine TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        words BLOB NOT NULL,
+        terms TEXT NOT NULL,
+        failed TEXT,
+        stored_at REAL NOT NULL
+    ) STRICT
+    """,
+    """
+    CREATE VIRTUAL TABLE capture_fts USING fts5(
+        terms, content='capture_text', content_rowid='at_key',
+        tokenize='unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER capture_text_index AFTER INSERT ON capture_text BEGIN
+        INSERT INTO capture_fts (rowid, terms) VALUES (NEW.at_key, NEW.terms);
+    END
+    """,
+    """
+    CREATE TRIGGER capture_text_unindex AFTER DELETE ON capture_text BEGIN
+        INSERT INTO capture_fts (capture_fts, rowid, terms)
+            VALUES ('delete', OLD.at_key, OLD.terms);
+    END
+    """,
+    """
+    CREATE TRIGGER capture_text_reindex AFTER UPDATE ON capture_text BEGIN
+        INSERT INTO capture_fts (capture_fts, rowid, terms)
+            VALUES ('delete', OLD.at_key, OLD.terms);
+        INSERT INTO capture_fts (rowid, terms) VALUES (NEW.at_key, NEW.terms);
+    END
+    """,
+    """
+    CREATE TABLE text_pending (
+        capture_id TEXT PRIMARY KEY,
+        captured_at REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX text_pending_by_time ON text_pending (captured_at, capture_id)",
+    "INSERT INTO text_pending (capture_id, captured_at) SELECT id, captured_at FROM captures",
+    """
+    CREATE TRIGGER captures_text_pending AFTER INSERT ON captures BEGIN
+        INSERT OR IGNORE INTO text_pending (capture_id, captured_at)
+            VALUES (NEW.id, NEW.captured_at);
+    END
+    """,
+    """
+    CREATE TRIGGER captures_text_delete AFTER DELETE ON captures BEGIN
+        DELETE FROM capture_text WHERE capture_id = OLD.id;
+        DELETE FROM text_pending WHERE capture_id = OLD.id;
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
