@@ -3,7 +3,10 @@
 Cheap (one single-row query and a statfs) and bounded: a database that does not answer within
 :data:`CHECK_TIMEOUT_S` counts as not ok instead of stalling the probe. No paths, no token.
 
-The answer (:class:`backend.schemas.Health`)::
+Without ``Authorization: Bearer <token>`` it says only whether the backend is alive and well
+(:class:`backend.schemas.Liveness`: ``status``, ``service``, ``version``): how many captures, how
+many bytes and how much free space are for the user's programs only. Main's probe sends the
+token. With it, the answer (:class:`backend.schemas.Health`)::
 
     {"status": "ok" | "degraded",
      "reason": null | "database: <what is wrong>; storage: <...>; retention: <...>",
@@ -24,6 +27,7 @@ event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at mo
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -34,7 +38,14 @@ from fastapi import APIRouter, Request
 from backend.catalog import Totals, totals
 from backend.errors import ApiError
 from backend.runtime import Backend, get_backend
-from backend.schemas import Components, DatabaseHealth, Health, RetentionHealth, StorageHealth
+from backend.schemas import (
+    Components,
+    DatabaseHealth,
+    Health,
+    Liveness,
+    RetentionHealth,
+    StorageHealth,
+)
 from services.foundation.backend_contract import HEALTH_PATH
 
 CHECK_TIMEOUT_S = 0.5
@@ -56,10 +67,22 @@ def _package_version() -> str:
 VERSION = _package_version()
 
 
-@router.get(HEALTH_PATH, response_model=Health)
-async def health(request: Request) -> Health:
-    """Whether the backend and its parts work. Needs no token."""
+@router.get(HEALTH_PATH, response_model=Health | Liveness)
+async def health(request: Request) -> Health | Liveness:
+    """Whether the backend works (no token needed); with the token, why not and its parts."""
     backend = get_backend(request)
+    answer = await _health(backend)
+    if _has_token(request, backend):
+        return answer
+    return Liveness(status=answer.status, service=answer.service, version=answer.version)
+
+
+def _has_token(request: Request, backend: Backend) -> bool:
+    sent = request.headers.get("authorization", "").encode()
+    return hmac.compare_digest(sent, f"Bearer {backend.config.token}".encode())
+
+
+async def _health(backend: Backend) -> Health:
     found = await _totals(backend)
     free = await _free_bytes(backend)
     components = Components(

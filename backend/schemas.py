@@ -114,8 +114,16 @@ class Components(BaseModel):
     retention: RetentionHealth
 
 
+class Liveness(BaseModel):
+    """``GET /health`` without the token: whether the backend is alive and well, nothing more."""
+
+    status: Literal["ok", "degraded"]
+    service: Literal["ctxbus-backend"]
+    version: str
+
+
 class Health(BaseModel):
-    """``GET /health``: liveness and component state, nothing sensitive."""
+    """``GET /health`` with the token: liveness, the reason, and component state."""
 
     status: Literal["ok", "degraded"]
     reason: str | None = None  # when degraded: which components are not ok, and why

@@ -104,7 +104,11 @@ class Contender:
     def serving_pid(self) -> int | None:
         """The pid that answers ``/health`` now, if it is one of ours."""
         try:
-            response = httpx.get(self.site.health_url, timeout=QUERY_TIMEOUT)
+            response = httpx.get(
+                self.site.health_url,
+                headers={"Authorization": f"Bearer {self.site.token}"},  # pid needs the token
+                timeout=QUERY_TIMEOUT,
+            )
         except httpx.HTTPError:
             return None
         if response.status_code != 200:

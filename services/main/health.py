@@ -3,7 +3,8 @@
 A probe is one small request every two seconds on loopback, so it speaks HTTP/1.1 over an
 asyncio stream itself instead of importing an HTTP client library: main stays small in memory.
 Liveness is the status line alone (``200`` in time); the body's ``status`` and ``reason`` (the
-backend's own verdict, e.g. ``degraded`` with ``database: damaged: ...``) are kept as
+backend's own verdict, e.g. ``degraded`` with ``database: damaged: ...``; the backend gives the
+reason only to a request with its token, which main sends) are kept as
 :attr:`HealthProbe.last` for main to publish. A body main cannot read leaves ``last`` empty and
 the probe still counts as answered.
 """
@@ -50,14 +51,15 @@ class BackendHealth(msgspec.Struct, frozen=True):
 class HealthProbe:
     """GET /health on the backend's fixed address; True when it answers 200 in time."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, token: str | None = None) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self.last: BackendHealth | None = None  # what the last answered probe's body said
         self._published: BackendHealth | None = None
+        authorization = f"Authorization: Bearer {token}\r\n" if token else ""
         self._request = (
-            f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n{authorization}"
             "Connection: close\r\nUser-Agent: ctxbus-main\r\n\r\n"
         ).encode()
 

@@ -98,7 +98,9 @@ class BackendSupervisor:
         self._kill_reasons: dict[int, str] = {}
         self._retiring: set[asyncio.Future[int]] = set()
         self._watchers: set[asyncio.Future[None]] = set()
-        self._health = HealthProbe(LOOPBACK_HOST, self.port, settings.health_timeout)
+        self._health = HealthProbe(
+            LOOPBACK_HOST, self.port, settings.health_timeout, token=self.token
+        )
         self._ended = asyncio.Event()
         self._unavailable = UnavailableResponder(sock, start_hold=settings.start_hold)
 

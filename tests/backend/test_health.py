@@ -7,9 +7,21 @@ import os
 from tests.backend.conftest import TOKEN, Running
 
 
-async def test_health_shape_without_token(running: Running) -> None:
-    """/health answers without a token with status, identity and components."""
-    response = await running.client.get("/health", headers={"Authorization": ""})
+async def test_health_without_token_says_only_liveness(running: Running) -> None:
+    """Without the token /health says status, service and version: no counts, no free space."""
+    for authorization in ("", "Bearer wrong-token", f"Basic {TOKEN}"):
+        response = await running.client.get("/health", headers={"Authorization": authorization})
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "service": "ctxbus-backend",
+            "version": response.json()["version"],
+        }
+
+
+async def test_health_shape_with_token(running: Running) -> None:
+    """/health with the token adds the reason, identity and components."""
+    response = await running.client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"

@@ -23,11 +23,16 @@ def answer(status: str, body: bytes, headers: str | None = None) -> bytes:
 
 
 @asynccontextmanager
-async def serving(response: bytes) -> AsyncIterator[HealthProbe]:
-    """A real TCP server on loopback that answers every request with ``response``."""
+async def serving(
+    response: bytes, token: str | None = None, heads: list[bytes] | None = None
+) -> AsyncIterator[HealthProbe]:
+    """A real TCP server on loopback that answers every request with ``response``; the request
+    heads it read go to ``heads``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        if heads is not None:
+            heads.append(head)
         writer.write(response)
         await writer.drain()
         writer.close()
@@ -35,7 +40,7 @@ async def serving(response: bytes) -> AsyncIterator[HealthProbe]:
     server = await asyncio.start_server(handle, LOOPBACK_HOST, 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        yield HealthProbe(LOOPBACK_HOST, port, TIMEOUT)
+        yield HealthProbe(LOOPBACK_HOST, port, TIMEOUT, token=token)
 
 
 async def test_degraded_body_is_kept() -> None:
@@ -43,6 +48,14 @@ async def test_degraded_body_is_kept() -> None:
     async with serving(answer("200 OK", json.dumps(DEGRADED).encode())) as probe:
         assert await probe.check() is True
     assert probe.last == BackendHealth("degraded", "database: damaged: malformed")
+
+
+async def test_the_probe_sends_the_token() -> None:
+    """With main's token, the probe asks for the details only the token gets (the reason)."""
+    heads: list[bytes] = []
+    async with serving(answer("200 OK", b'{"status": "ok"}'), "tok-123", heads) as probe:
+        assert await probe.check() is True
+    assert b"\r\nAuthorization: Bearer tok-123\r\n" in heads[0]
 
 
 @pytest.mark.parametrize(
