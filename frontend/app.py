@@ -6,7 +6,7 @@ Routes (all behind :class:`frontend.gate.GateMiddleware`):
 - ``GET /events``: server-sent events (see :mod:`frontend.events`).
 - ``POST /actions/restart-backend``: main's ``restart_backend`` op; 202, or 503 with the reason.
 - ``POST /actions/capture/{pause,resume,now}``: capture's ops (:mod:`frontend.capture_actions`).
-- ``/api/{path}``: proxied to the backend with its bearer token.
+- ``/api/{path}``: proxied to the backend with its bearer token (:mod:`frontend.proxy`).
 """
 
 from __future__ import annotations
@@ -22,29 +22,24 @@ from bus import Accepted, AsyncRequester, BusError, MainOps, NoArgs, Op, RemoteE
 from frontend.capture_actions import capture_router
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
-from services.foundation.backend_client import BackendClient, BackendUnavailable
+from frontend.proxy import proxy
+from frontend.settings import MAX_BODY
+from services.foundation.backend_client import BackendClient
 
 STATIC_DIR = Path(__file__).parent / "static"
-FORWARDED_REQUEST_HEADERS = ("accept", "content-type", "if-none-match", "if-modified-since")
-FORWARDED_RESPONSE_HEADERS = (
-    "content-type",
-    "cache-control",
-    "etag",
-    "last-modified",
-    "retry-after",
-)
 
 
 @dataclass(frozen=True, slots=True)
 class AppParts:
     """What the app's routes use: the gate, the event hub, the backend link, main's and capture's
-    op endpoints."""
+    op endpoints, the largest request body the proxy passes on."""
 
     gate: TokenGate
     hub: EventHub
     backend: BackendClient
     control: AsyncRequester
     capture: AsyncRequester
+    max_body: int = MAX_BODY
 
 
 def create_app(parts: AppParts) -> FastAPI:
@@ -70,8 +65,8 @@ def create_app(parts: AppParts) -> FastAPI:
         return await _op(parts.control, MainOps.RESTART_BACKEND)
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def proxy(path: str, request: Request) -> Response:
-        return await _proxy(parts.backend, request)
+    async def api(path: str, request: Request) -> Response:
+        return await proxy(parts.backend, request, parts.max_body)
 
     return app
 
@@ -84,22 +79,3 @@ async def _op(control: AsyncRequester, op: Op[NoArgs, Accepted]) -> JSONResponse
     except BusError as exc:
         return JSONResponse({"accepted": False, "error": str(exc)}, status_code=503)
     return JSONResponse({"accepted": result.accepted}, status_code=202)
-
-
-async def _proxy(backend: BackendClient, request: Request) -> Response:
-    url = request.url.path
-    if request.url.query:
-        url = f"{url}?{request.url.query}"
-    headers = {
-        name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers
-    }
-    try:
-        answer = await backend.request(
-            request.method, url, headers=headers, content=await request.body()
-        )
-    except BackendUnavailable as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=502)
-    kept = {
-        name: answer.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in answer.headers
-    }
-    return Response(answer.content, status_code=answer.status_code, headers=kept)

@@ -3,16 +3,17 @@
 ``backend.status`` is followed with the Clone pattern (:class:`bus.StateFollower`: snapshot from
 main's ``get_status``, then each change exactly once, ``lost``/``back`` from main's heartbeat);
 ``component.status`` too (:class:`bus.KeyedFollower`: snapshot from the launcher's
-``get_components``, then each component's later events by ``seq``); other topics
-(``FORWARDED_TOPICS``) are plain subscriptions. Every SSE message is one JSON object
-``{"topic": str, "kind": "snapshot"|"event"|"resync"|"lost"|"back", "body": {...}|null}``; a new
-stream first gets the latest message of each topic, so the page needs no other request.
+``get_components``, then each component's later events by ``seq``; a ``url`` that is not a
+ctxbus component's is dropped); other topics (``FORWARDED_TOPICS``) are plain subscriptions.
+Every SSE message is one JSON object on one ``data:`` line (re-encoded, so no newline of a body
+can split it), ``{"topic": str, "kind": "snapshot"|"event"|"resync"|"lost"|"back", "body":
+{...}|null}``; a new stream first gets the latest message of each topic, so the page needs no
+other request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
@@ -35,6 +36,7 @@ from bus import (
 )
 from bus.codec import encode_struct
 from bus.messages import ComponentList
+from services.foundation.dashboard import without_foreign_url
 
 log = structlog.get_logger("frontend.events")
 
@@ -49,9 +51,14 @@ RETRY_MS = 1000  # the browser's reconnect delay, sent in the stream
 
 
 def message(topic: str, kind: str, body: bytes | None) -> str:
-    """One SSE ``data`` payload: the JSON envelope with the event's body spliced in verbatim."""
-    head = json.dumps({"topic": topic, "kind": kind})[:-1]
-    return f'{head}, "body": {body.decode() if body is not None else "null"}}}'
+    """One SSE ``data`` payload: the JSON envelope, the event's body re-encoded compactly.
+
+    Re-encoding (msgspec escapes every control character) keeps the payload on one line: a body
+    laid out over several lines (legal JSON) would otherwise end the SSE event early. A body that
+    is not JSON raises ``msgspec.DecodeError``.
+    """
+    decoded = msgspec.json.decode(body) if body is not None else None
+    return msgspec.json.encode({"topic": topic, "kind": kind, "body": decoded}).decode()
 
 
 class EventHub:
@@ -169,17 +176,24 @@ def _component_key(status: ComponentStatus) -> str:
     return status.component
 
 
-async def follow_components(hub: EventHub, follower: KeyedFollower[ComponentStatus]) -> None:
-    """Feed each component's row changes to the hub (the launcher's liveness is not a row)."""
+async def follow_components(
+    hub: EventHub, follower: KeyedFollower[ComponentStatus], dashboard: str | None = None
+) -> None:
+    """Feed each component's row changes to the hub (the launcher's liveness is not a row).
+
+    A ``url`` that is not a loopback URL of a ctxbus component (``dashboard`` is this dashboard's
+    host name) is dropped: events are hints anyone on the bus could forge.
+    """
     async for update in follower.updates():
         if update.event is not None:
-            hub.broadcast(endpoints.COMPONENT_STATUS, update.kind, encode_struct(update.event))
+            shown = without_foreign_url(update.event, dashboard)
+            hub.broadcast(endpoints.COMPONENT_STATUS, update.kind, encode_struct(shown))
 
 
 async def forward_topics(
     hub: EventHub, events_address: str, topics: tuple[str, ...] = FORWARDED_TOPICS
 ) -> None:
-    """Relay every event on ``topics`` to the hub, body unchanged."""
+    """Relay every event on ``topics`` to the hub (its body re-encoded; not JSON: dropped)."""
     sock = subscribe(zmq.asyncio.Context.instance(), events_address, topics)
     try:
         while True:
@@ -188,10 +202,8 @@ async def forward_topics(
             if len(frames) != 2 or topic not in topics:
                 continue  # ZeroMQ filters by prefix; exact topics only
             try:
-                json.loads(frames[1])
-            except ValueError:
+                hub.broadcast(topic, "event", frames[1])
+            except msgspec.DecodeError:
                 log.warning("bad_event_dropped", topic=topic)
-                continue
-            hub.broadcast(topic, "event", frames[1])
     finally:
         sock.close(linger=0)

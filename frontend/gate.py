@@ -1,11 +1,23 @@
-"""Who may use the dashboard: Jupyter-style token login, Host check, Origin check.
+"""Who may use the dashboard: Jupyter-style token login, its own host name, sessions that end.
 
+- The dashboard lives at ``http://<host>:<port>/``, ``<host>`` being this install's random
+  ``ctxbus-….localhost`` name (:mod:`services.foundation.dashboard_host`): browsers scope cookies
+  by host, not by port, so a cookie of ``127.0.0.1`` would reach every loopback server, while this
+  host-only cookie (no ``Domain``, ``SameSite=Strict``, ``HttpOnly``, ``Path=/``) reaches only
+  servers on a name no other program knows.
 - ``GET /?token=<login token>`` (the URL the frontend announces) with the current login token sets
-  an HttpOnly, SameSite=Strict session cookie and redirects to ``/``. The login token is one-time:
-  using it mints the next one, announced the same way (``on_new_url``).
-- Every request must carry ``Host: 127.0.0.1:<port>`` or ``localhost:<port>`` (DNS rebinding) and,
-  except the login itself, a valid session cookie; otherwise 403.
-- State-changing methods also need an ``Origin`` of the dashboard itself (cross-site forgery).
+  the session cookie and redirects to ``/``. The login token is one-time: using it mints the next
+  one, announced the same way (``on_new_url``). On ``127.0.0.1:<port>`` or ``localhost:<port>``
+  only that login URL is answered, with a redirect to the same URL on the dashboard's host (so the
+  name is told only to whoever holds the token, and no cookie is ever set on a shared host);
+  anything else there is 403.
+- Every other request must carry ``Host: <host>:<port>`` (DNS rebinding) and a valid session
+  cookie (403 without one, 401 once it expired); state-changing methods also need an ``Origin``
+  of the dashboard itself (cross-site forgery).
+- A session ends ``idle`` seconds after its last request and ``max`` seconds after its login,
+  whichever comes first. The cookie carries both times, signed; each request refreshes the last
+  one (a new ``Set-Cookie``), so a restarted frontend with the same secret (the launcher's run,
+  :mod:`frontend.secret`) accepts the sessions of its predecessor and an open page reconnects.
 """
 
 from __future__ import annotations
@@ -13,67 +25,149 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
-from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bus.endpoints import LOOPBACK_HOST, LOOPBACK_NAMES
+from bus.endpoints import LOOPBACK_NAMES
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HOUR = 3600.0
+DEFAULT_IDLE = 12 * HOUR
+DEFAULT_MAX = 7 * 24 * HOUR
+REFRESH_EVERY = 60.0  # seconds between cookie refreshes of a session in use (at most)
+LOGIN_HINT = "open the dashboard with the URL that `ctxbus up` printed (see `ctxbus status`)"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How long a session lasts: ``idle`` seconds after its last request, ``max`` after login."""
+
+    idle: float = DEFAULT_IDLE
+    max: float = DEFAULT_MAX
+
+
+DEFAULT_LIMITS = SessionLimits()
+
+
+class Verdict(Enum):
+    """What a session cookie is worth now."""
+
+    MISSING = "missing"  # none, malformed or not ours (another secret)
+    EXPIRED = "expired"
+    VALID = "valid"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A checked cookie: its verdict, and the refreshed cookie value to send back, if due."""
+
+    verdict: Verdict
+    refreshed: str | None = None
 
 
 class TokenGate:
-    """The login token and the sessions it opened, for one dashboard port.
+    """The login token and the sessions it opened, for one dashboard (host name and port).
 
-    A session cookie is ``<id>.<HMAC of id>`` under ``secret``: a frontend restarted with the same
-    secret (kept in the runtime dir, see :func:`frontend.secret.load_secret`) accepts the sessions
-    of its predecessor, so an open page reconnects by itself.
+    A session cookie is ``<id>.<login ms>.<last seen ms>.<HMAC of the three>`` under ``secret``.
     """
 
     def __init__(
-        self, port: int, secret: bytes, on_new_url: Callable[[str], None] | None = None
+        self,
+        port: int,
+        secret: bytes,
+        host: str,
+        on_new_url: Callable[[str], None] | None = None,
+        *,
+        limits: SessionLimits = DEFAULT_LIMITS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.port = port
+        self.host = host
         self.cookie_name = f"ctxbus-dashboard-{port}"
+        self.limits = limits
         self._secret = secret
         self._on_new_url = on_new_url
+        self._clock = clock
         self._login = secrets.token_urlsafe(32)
+
+    @property
+    def origin(self) -> str:
+        """``http://<host>:<port>``: the dashboard's one origin."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
         """The dashboard URL with the current one-time login token."""
-        return f"http://{LOOPBACK_HOST}:{self.port}/?token={self._login}"
+        return f"{self.origin}/?token={self._login}"
 
     def allowed_hosts(self) -> set[str]:
+        """The one Host header the dashboard serves."""
+        return {f"{self.host}:{self.port}"}
+
+    def login_hosts(self) -> set[str]:
+        """The Host headers where only the login URL is answered (with a redirect)."""
         return {f"{name}:{self.port}" for name in LOOPBACK_NAMES}
 
     def allowed_origins(self) -> set[str]:
-        return {f"http://{host}" for host in self.allowed_hosts()}
+        return {self.origin}
 
-    def _sign(self, session_id: str) -> str:
-        digest = hmac.new(self._secret, session_id.encode(), hashlib.sha256).hexdigest()
-        return f"{session_id}.{digest}"
+    def is_login_token(self, token: str) -> bool:
+        """Whether ``token`` is the current login token (without using it up)."""
+        return hmac.compare_digest(token.encode(), self._login.encode())
 
     def login(self, token: str) -> str | None:
         """A new session cookie value if ``token`` is the current login token, else None.
 
         The token is then used up; the next login URL goes to ``on_new_url``.
         """
-        if not hmac.compare_digest(token.encode(), self._login.encode()):
+        if not self.is_login_token(token):
             return None
         self._login = secrets.token_urlsafe(32)
         if self._on_new_url is not None:
             self._on_new_url(self.url)
-        return self._sign(secrets.token_urlsafe(16))
+        now = self._now_ms()
+        return self._sign(secrets.token_urlsafe(16), now, now)
 
-    def has_session(self, session: str | None) -> bool:
-        if not session or "." not in session:
-            return False
-        session_id = session.rpartition(".")[0]
-        return hmac.compare_digest(session.encode(), self._sign(session_id).encode())
+    def check(self, cookie: str | None) -> Session:
+        """What ``cookie`` is worth now, and its refreshed value when the last refresh is old."""
+        parsed = self._verify(cookie)
+        if parsed is None:
+            return Session(Verdict.MISSING)
+        session_id, issued, seen = parsed
+        now = self._now_ms()
+        if now - seen > self.limits.idle * 1000 or now - issued > self.limits.max * 1000:
+            return Session(Verdict.EXPIRED)
+        due = now - seen >= min(REFRESH_EVERY, self.limits.idle / 4) * 1000
+        return Session(Verdict.VALID, self._sign(session_id, issued, now) if due else None)
+
+    def has_session(self, cookie: str | None) -> bool:
+        """Whether ``cookie`` is a valid, unexpired session of this gate."""
+        return self.check(cookie).verdict is Verdict.VALID
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _sign(self, session_id: str, issued: int, seen: int) -> str:
+        body = f"{session_id}.{issued}.{seen}"
+        digest = hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()
+        return f"{body}.{digest}"
+
+    def _verify(self, cookie: str | None) -> tuple[str, int, int] | None:
+        parts = (cookie or "").split(".")
+        if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        session_id, issued, seen = parts[0], int(parts[1]), int(parts[2])
+        if not hmac.compare_digest(cookie or "", self._sign(session_id, issued, seen)):
+            return None
+        return session_id, issued, seen
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -96,6 +190,15 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
+def _token(scope: Scope) -> str | None:
+    found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return found[0] if found and scope["path"] == "/" else None
+
+
+def _text(status: int, message: str) -> Response:
+    return PlainTextResponse(message, status_code=status, headers={"Cache-Control": "no-store"})
+
+
 class GateMiddleware:
     """ASGI middleware applying a :class:`TokenGate` to every HTTP request."""
 
@@ -107,42 +210,69 @@ class GateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await PlainTextResponse(refusal, status_code=403)(scope, receive, send)
+        response = self._answer(scope)
+        if response is not None:
+            await response(scope, receive, send)
             return
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-        has_session = self.gate.has_session(_cookie(scope, self.gate.cookie_name))
-        if scope["path"] == "/" and token:
-            if has_session:  # already logged in: a used login URL just opens the page
-                await RedirectResponse("/", status_code=303)(scope, receive, send)
-            else:
-                await self._login(token[0], scope, receive, send)
-            return
-        if not has_session:
-            message = "forbidden: open the dashboard with the URL that `ctxbus up` printed"
-            await PlainTextResponse(message, status_code=403)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        session = self.gate.check(_cookie(scope, self.gate.cookie_name))
+        token = _token(scope)
+        if token is not None:
+            await self._login(token, session, scope, receive, send)
+        elif session.verdict is Verdict.MISSING:
+            await _text(403, f"forbidden: {LOGIN_HINT}")(scope, receive, send)
+        elif session.verdict is Verdict.EXPIRED:
+            await _text(401, f"your session expired: {LOGIN_HINT}")(scope, receive, send)
+        else:
+            await self.app(scope, receive, self._refreshing(send, session.refreshed))
 
-    def _refusal(self, scope: Scope) -> str | None:
-        if _header(scope, b"host") not in self.gate.allowed_hosts():
-            return "forbidden: unexpected Host header"
+    def _answer(self, scope: Scope) -> Response | None:
+        """A response decided by Host and Origin alone (a refusal, or the login redirect)."""
+        host = _header(scope, b"host")
+        if host in self.gate.login_hosts():
+            token = _token(scope)
+            if scope["method"] == "GET" and token is not None and self.gate.is_login_token(token):
+                return RedirectResponse(self.gate.url, status_code=303)
+            return _text(403, f"forbidden: {LOGIN_HINT}")
+        if host not in self.gate.allowed_hosts():
+            return _text(403, "forbidden: unexpected Host header")
         unsafe = scope["method"] not in SAFE_METHODS
         if unsafe and _header(scope, b"origin") not in self.gate.allowed_origins():
-            return "forbidden: cross-origin request"
+            return _text(403, "forbidden: cross-origin request")
         return None
 
-    async def _login(self, token: str, scope: Scope, receive: Receive, send: Send) -> None:
-        session = self.gate.login(token)
-        if session is None:
+    def _refreshing(self, send: Send, refreshed: str | None) -> Send:
+        """``send`` that adds the refreshed session cookie to the response head."""
+        if refreshed is None:
+            return send
+        cookie = self._cookie_header(refreshed)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        return sending
+
+    def _cookie_header(self, value: str) -> str:
+        response = Response()
+        response.set_cookie(
+            self.gate.cookie_name, value, httponly=True, samesite="strict", path="/"
+        )
+        return response.headers["set-cookie"]
+
+    async def _login(
+        self, token: str, session: Session, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if session.verdict is Verdict.VALID:  # already logged in: a used login URL opens the page
+            await RedirectResponse("/", status_code=303)(scope, receive, send)
+            return
+        value = self.gate.login(token)
+        if value is None:
             message = (
                 "forbidden: this login token is wrong or was already used; see `ctxbus status`"
             )
-            await PlainTextResponse(message, status_code=403)(scope, receive, send)
+            await _text(403, message)(scope, receive, send)
             return
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(
-            self.gate.cookie_name, session, httponly=True, samesite="strict", path="/"
-        )
+        response.headers.append("set-cookie", self._cookie_header(value))
         await response(scope, receive, send)

@@ -27,10 +27,11 @@ from frontend.events import (
     forward_topics,
 )
 from frontend.gate import TokenGate
-from frontend.secret import load_secret
+from frontend.secret import run_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
 from services.foundation.backend_client import BackendClient
+from services.foundation.dashboard import dashboard_host
 from services.foundation.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
@@ -86,14 +87,20 @@ class Frontend:
     async def _serve(self) -> None:
         """Bind the dashboard socket, serve, and relay the bus until :attr:`stopping` is set."""
         sock = bind_socket(self.settings.port)
-        secret = load_secret(self.settings.endpoints)
-        gate = TokenGate(sock.getsockname()[1], secret, self.on_new_url)
+        gate = TokenGate(
+            sock.getsockname()[1],
+            run_secret(self.settings.endpoints),
+            dashboard_host(self.settings.endpoints),
+            self.on_new_url,
+            limits=self.settings.sessions,
+        )
         parts = AppParts(
             gate=gate,
             hub=self.hub,
             backend=self.backend,
             control=self.control,
             capture=self.capture,
+            max_body=self.settings.max_body,
         )
         config = uvicorn.Config(
             create_app(parts), log_config=None, access_log=False, lifespan="off"
@@ -107,7 +114,7 @@ class Frontend:
                 relays = [
                     group.create_task(follow_backend(self.hub, follower, self.backend.observe)),
                     group.create_task(forward_topics(self.hub, self.settings.endpoints.events)),
-                    group.create_task(follow_components(self.hub, rows)),
+                    group.create_task(follow_components(self.hub, rows, gate.host)),
                 ]
                 await self._until_served(server, serving, gate)
                 await self.stopping.wait()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from bus import (
     LAUNCHER_BEAT,
@@ -32,6 +32,7 @@ from bus.endpoints import ABSENT_PEER_TIMEOUT, REQUEST_RETRIES, REQUEST_TIMEOUT
 from bus.ops import LauncherOps, MainOps
 from services.cli.commands import backend_reason, backend_state
 from services.cli.context import Context
+from services.foundation.dashboard import read_host, without_foreign_url
 from services.foundation.terminal import styled
 
 E = TypeVar("E", bound=Event)
@@ -90,7 +91,16 @@ class Follow:
         listing = await self.launcher.call(LauncherOps.GET_COMPONENTS)
         return KeyedSnapshot(listing.seq, listing.instance, listing.components)
 
+    def checked(self, update: Update[E]) -> Update[E]:
+        """``update`` without a ``url`` that is not a ctxbus component's (events are hints)."""
+        event = update.event
+        if not isinstance(event, ComponentStatus):
+            return update
+        shown = without_foreign_url(event, read_host(self.ctx.endpoints))
+        return update if shown is event else cast(Update[E], Update(update.kind, shown))
+
     def show(self, topic: str, update: Update[E]) -> None:
+        update = self.checked(update)
         if topic == endpoints.COMPONENT_STATUS:
             if update.event is None and not self.seen_launcher:
                 return  # `ctxbus main` alone: no launcher to miss

@@ -8,13 +8,14 @@ heartbeat) or, in a process that already follows the topic, from :meth:`BackendC
 
 :meth:`BackendClient.request` retries an idempotent request once, on a fresh connection: when a
 backend dies, every pooled keep-alive connection to it is dead, and the pool would hand out the
-next dead one. Whatever fails ends in :class:`BackendUnavailable`.
+next dead one (only when its body is bytes: a streamed body is used up). Whatever fails ends in
+:class:`BackendUnavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import structlog
@@ -38,6 +39,8 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRIED_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 STALE_TOKEN_CODES = frozenset({401, 403})
 DEFAULT_TIMEOUT = 30.0  # seconds for one request to the backend
+
+Body = bytes | AsyncIterator[bytes] | None  # a request body: whole, or streamed
 
 
 class BackendUnavailable(ServiceError):
@@ -155,20 +158,28 @@ class BackendClient:
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: Body = None,
         params: Mapping[str, str] | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
-        """Send a request (``url`` relative to the backend); one retry if idempotent."""
+        """Send a request (``url`` relative to the backend); one retry if idempotent.
+
+        ``content`` given as an async iterator is streamed to the backend (chunked, unless
+        ``headers`` has a Content-Length) and never retried: it is used up. With ``stream`` the
+        response body is left unread: the caller reads it and closes the response
+        (``aclose``). An invalid ``url`` raises :class:`httpx.InvalidURL`.
+        """
         if self._stale:
             await self._refresh_quietly()
         client = self._client
         if client is None:
             raise BackendUnavailable("main has not told where the backend is yet")
         built = client.build_request(method, url, headers=headers, content=content, params=params)
+        replayable = content is None or isinstance(content, bytes)
         try:
-            response = await client.send(built)
+            response = await client.send(built, stream=stream)
         except RETRIED_ERRORS as exc:
-            if method not in IDEMPOTENT:
+            if method not in IDEMPOTENT or not replayable:
                 raise BackendUnavailable(f"the backend did not answer: {exc!r}") from exc
             log.info("backend_retry", method=method, url=url)
             response = await self._send_fresh(built)
@@ -179,6 +190,7 @@ class BackendClient:
         return response
 
     async def _send_fresh(self, built: httpx.Request) -> httpx.Response:
+        """``built`` again on a new connection, read whole (its client closes at once)."""
         async with httpx.AsyncClient(timeout=self.timeout) as fresh:
             try:
                 return await fresh.send(built)

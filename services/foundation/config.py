@@ -37,7 +37,8 @@ DEFAULT_BACKEND_PORT = 1733
 DEFAULT_FRONTEND_PORT = 1734
 DEFAULT_START_HOLD = 10.0  # seconds; then main answers 503 itself
 MiB = 1024 * 1024
-DAY = 24 * 3600.0
+HOUR = 3600.0
+DAY = 24 * HOUR
 
 Source = Literal["default", "file", "env", "flag"]
 Rules = tuple[ExcludeRule, ...]
@@ -68,6 +69,12 @@ class FrontendConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     port: Annotated[Port, Meta(description="the dashboard's port; 0: any free port")] = (
         DEFAULT_FRONTEND_PORT
     )
+    session_idle: Annotated[
+        float, Meta(gt=0, description="seconds a dashboard session lasts without a request")
+    ] = 12 * HOUR
+    session_max: Annotated[
+        float, Meta(gt=0, description="seconds a dashboard session lasts after its login")
+    ] = 7 * DAY
 
 
 class CaptureConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

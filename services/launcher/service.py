@@ -32,6 +32,7 @@ from bus import (
 from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
 from services.foundation.config import Config
+from services.foundation.dashboard import read_host, without_foreign_url
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.launcher.component import Component
 from services.launcher.report import Report
@@ -126,6 +127,7 @@ class Launcher:
         component = self.components.get(status.component)
         if component is None:
             return Accepted(accepted=False)
+        status = without_foreign_url(status, read_host(self.bus))  # anyone may call announce
         await component.mark_running(status.url)
         if status.component == endpoints.COMPONENT_FRONTEND and status.url:
             self.frontend_url = status.url

@@ -8,6 +8,7 @@ import sys
 
 from bus import endpoints
 from services.foundation.config import Config
+from services.foundation.dashboard import SECRET_ENV, new_secret
 from services.foundation.supervision import ChildSpec
 from services.launcher.component import ComponentSettings
 
@@ -43,13 +44,19 @@ def component_settings(config: Config) -> list[ComponentSettings]:
     """main first, then the frontend, then capture and the indexer if their packages exist."""
     env = child_env(config)
 
-    def spec(name: str, argv: tuple[str, ...]) -> ChildSpec:
-        return ChildSpec(name=name, argv=argv, env=env, log_dir=config.log_dir, lifeline=True)
+    def spec(name: str, argv: tuple[str, ...], extra: dict[str, str] | None = None) -> ChildSpec:
+        return ChildSpec(
+            name=name, argv=argv, env=env | (extra or {}), log_dir=config.log_dir, lifeline=True
+        )
 
     found = [
         ComponentSettings(spec(endpoints.COMPONENT_MAIN, module_argv("services.main"))),
         ComponentSettings(
-            spec(endpoints.COMPONENT_FRONTEND, module_argv("frontend", "--announce"))
+            spec(  # the dashboard's sessions last one run: a fresh secret for each
+                endpoints.COMPONENT_FRONTEND,
+                module_argv("frontend", "--announce"),
+                {SECRET_ENV: new_secret()},
+            )
         ),
     ]
     if capture_installed():

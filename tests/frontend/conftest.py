@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -48,15 +48,18 @@ class FrontendProcess:
     async def _on_get_components(self, _: NoArgs) -> ComponentList:
         return self.components
 
-    async def start(self, runtime_dir: Path) -> None:
-        self._replier.bind()
-        self._serving = asyncio.ensure_future(self._replier.serve())
+    async def start(self, runtime_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        """Spawn the frontend (``env`` added to its environment) and serve the launcher's ops."""
+        if self._serving is None:
+            self._replier.bind()
+            self._serving = asyncio.ensure_future(self._replier.serve())
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
             "CTXBUS_RUNTIME_DIR": str(runtime_dir),
             "CTXBUS_LOG_DIR": str(runtime_dir / "log"),
             "CTXBUS_FRONTEND_PORT": "0",
+            **(env or {}),
         }
         spec = ChildSpec(
             name="frontend",
@@ -71,10 +74,11 @@ class FrontendProcess:
         async with asyncio.timeout(ANNOUNCE_TIMEOUT):
             return await self.urls.get()
 
-    async def stop(self) -> int:
+    async def stop(self, *, restarting: bool = False) -> int:
+        """Terminate the frontend; its exit code. ``restarting`` keeps the launcher stand-in."""
         assert self.child is not None
         code = await self.child.terminate(STOP_TIMEOUT)
-        if self._serving is not None:
+        if self._serving is not None and not restarting:
             self._serving.cancel()
         return code
 

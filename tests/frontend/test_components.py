@@ -9,13 +9,11 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
 
 from bus import ComponentStatus
 from bus import endpoints as names
 from bus.messages import ComponentList, ComponentState
+from tests.fixtures.dashboard import dashboard_client
 from tests.fixtures.processes import MainProcess
 from tests.frontend.conftest import FrontendProcess
 
@@ -32,8 +30,7 @@ def status(
 
 async def component_rows(url: str, wanted: str) -> dict[str, Any]:
     """The first component.status of ``wanted`` on the dashboard's event stream."""
-    parts = urlsplit(url)
-    async with httpx.AsyncClient(base_url=f"{parts.scheme}://{parts.netloc}") as client:
+    async with dashboard_client(url) as client:
         assert (await client.get(url)).status_code == 303
         async with asyncio.timeout(EVENT_TIMEOUT), client.stream("GET", "/events") as stream:
             async for line in stream.aiter_lines():

@@ -8,21 +8,16 @@ import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.fixtures.dashboard import dashboard_client, origin
 from tests.fixtures.processes import MainProcess
 from tests.frontend.conftest import FrontendProcess
 
 pytestmark = pytest.mark.browser
 
 UI_TIMEOUT = 30_000  # ms: a backend restart plus the event's way to the page
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def open_dashboard(page: Page, frontend: FrontendProcess) -> None:
@@ -112,23 +107,23 @@ async def test_no_or_wrong_token_is_forbidden(page: Page, frontend: FrontendProc
 async def test_login_token_is_one_time(frontend: FrontendProcess) -> None:
     """A used login URL no longer logs in; the frontend announces the next one."""
     url = await frontend.login_url()
-    async with httpx.AsyncClient() as client:
+    async with dashboard_client(url) as client:
         first = await client.get(url)
         assert first.status_code == 303
         assert "httponly" in first.headers["set-cookie"].lower()
         assert "samesite=strict" in first.headers["set-cookie"].lower()
-    async with httpx.AsyncClient() as stranger:
+    async with dashboard_client(url) as stranger:
         assert (await stranger.get(url)).status_code == 403
     fresh = await frontend.login_url()
     assert fresh != url
-    async with httpx.AsyncClient() as client:
+    async with dashboard_client(url) as client:
         assert (await client.get(fresh)).status_code == 303
 
 
 async def test_api_is_proxied_with_the_token(frontend: FrontendProcess) -> None:
     """/api/* reaches the backend with its bearer token; the browser never holds that token."""
     url = await frontend.login_url()
-    async with httpx.AsyncClient(base_url=origin(url), follow_redirects=True) as client:
+    async with dashboard_client(url, follow_redirects=True) as client:
         assert (await client.get(url)).status_code == 200
         response = await client.get("/api/captures")
     assert response.status_code == 200, response.text

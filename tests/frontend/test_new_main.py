@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from bus import endpoints as names
+from tests.fixtures.dashboard import dashboard_client
 from tests.fixtures.processes import running_main
 from tests.frontend.conftest import REAL_APP, FrontendProcess
 
@@ -35,8 +35,7 @@ async def test_frontend_follows_a_new_main(runtime_dir: Path) -> None:
         front = FrontendProcess(first.endpoints)
         await front.start(runtime_dir)
         url = await front.login_url()
-        parts = urlsplit(url)
-        client = httpx.AsyncClient(base_url=f"{parts.scheme}://{parts.netloc}")
+        client = dashboard_client(url)
         assert (await client.get(url)).status_code == 303
         assert (await client.get("/api/captures")).status_code == 200
     try:

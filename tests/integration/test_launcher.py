@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import signal
 import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -25,6 +26,7 @@ from services.foundation.config import load_config
 from services.foundation.exits import EXIT_CONFIG
 from services.launcher.component import Component
 from services.launcher.specs import component_settings
+from tests.fixtures.dashboard import LoopbackTransport
 from tests.services.cli.conftest import cli_argv, cli_env, ctxbus
 
 READY_DEADLINE = 60.0
@@ -120,7 +122,7 @@ async def test_ready_line_and_clean_ctrl_c(up: Up) -> None:
     assert set(ready["pids"]) >= {"main", "frontend", "backend"}
     family = up.tree()
     assert {p.pid for p in family} >= set(ready["pids"].values())
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(transport=LoopbackTransport()) as client:
         login = await client.get(ready["url"])
     assert login.status_code == 303
     up.proc.send_signal(signal.SIGINT)
@@ -137,7 +139,9 @@ async def test_components_are_on_the_bus(runtime_dir: Path, up: Up) -> None:
     states = {c["component"]: c for c in report["components"]}
     assert states["main"]["state"] == "running"
     assert states["frontend"]["state"] == "running"
-    assert states["frontend"]["url"].startswith("http://127.0.0.1:")
+    assert re.match(
+        r"^http://ctxbus-[a-z0-9]{10}\.localhost:\d+/\?token=", states["frontend"]["url"]
+    )
     assert report["backend"]["state"] == "running"
     up.proc.send_signal(signal.SIGTERM)
     assert await up.wait(STOP_DEADLINE) == 0
@@ -176,7 +180,7 @@ async def test_crashed_frontend_is_restarted(runtime_dir: Path, up: Up) -> None:
     """SIGKILL of the frontend: restarted, new pid and URL published, the session still valid."""
     endpoints = Endpoints(runtime_dir)
     old = up.lines[0]["pids"]["frontend"]
-    browser = httpx.AsyncClient()
+    browser = httpx.AsyncClient(transport=LoopbackTransport())  # the dashboard's .localhost name
     assert (await browser.get(up.lines[0]["url"])).status_code == 303
     launcher = AsyncRequester(endpoints.launcher)
     follower = StateFollower(
