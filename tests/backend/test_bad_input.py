@@ -43,6 +43,19 @@ def webp_vp8l_claiming(width: int, height: int) -> bytes:
     return b"RIFF" + (4 + len(chunk)).to_bytes(4, "little") + b"WEBP" + chunk
 
 
+def webp_vp8x_hiding(canvas: tuple[int, int], frame: tuple[int, int]) -> bytes:
+    """An extended WebP (56 bytes) whose VP8X canvas claims ``canvas`` but whose lossless
+    bitstream is ``frame``: the probe's 64 M-pixel image under a 100x100 label."""
+    vp8x = (
+        b"\0\0\0\0" + (canvas[0] - 1).to_bytes(3, "little") + (canvas[1] - 1).to_bytes(3, "little")
+    )
+    bits = (frame[0] - 1) | ((frame[1] - 1) << 14)
+    payload = b"\x2f" + bits.to_bytes(4, "little") + b"\0" * 13
+    chunks = b"VP8X" + len(vp8x).to_bytes(4, "little") + vp8x
+    chunks += b"VP8L" + len(payload).to_bytes(4, "little") + payload
+    return b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WEBP" + chunks
+
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -97,6 +110,18 @@ BAD_IMAGES = [
     ),
     pytest.param(
         {"body": webp_vp8l_claiming(16383, 16383)}, 422, "too_many_pixels", id="webp-bomb"
+    ),
+    pytest.param(
+        {"body": webp_vp8x_hiding((100, 100), (8000, 8000)), "size": (100, 100)},
+        422,
+        "invalid_image",
+        id="webp-canvas-hides-bitstream",
+    ),
+    pytest.param(
+        {"body": webp_vp8x_hiding((8000, 8000), (8000, 8000)), "size": (8000, 8000)},
+        422,
+        "too_many_pixels",
+        id="webp-vp8x-bomb",
     ),
     pytest.param({"body": encode_image("PNG")}, 422, "content_type_mismatch", id="type-mismatch"),
     pytest.param(
