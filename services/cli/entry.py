@@ -13,6 +13,7 @@ from services.cli.context import Context
 from services.cli.follow import follow_status
 from services.cli.logs import TAIL_LINES, cmd_logs
 from services.cli.run_main import run_main
+from services.cli.search import DEFAULT_LIMIT, cmd_search, limit_arg
 from services.foundation.config import load_config
 from services.foundation.terminal import Output
 
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=TAIL_LINES, help="lines per file")
     config = sub.add_parser("config", parents=[common], help="the effective configuration")
     _config_flags(config)
+    search = sub.add_parser("search", parents=[common], help="find captures by the text on them")
+    search.add_argument("query", help='words (all must match), "a phrase", a prefix: conf*')
+    search.add_argument("--app", help="only this application's captures")
+    search.add_argument(
+        "--limit", type=limit_arg, default=DEFAULT_LIMIT, help="hits to show (1-100)"
+    )
     capture = sub.add_parser("capture", parents=[common], help="control screen capture")
     capture.add_argument("verb", choices=["now", *commands.CAPTURE_STATE_OPS])
     return parser
@@ -107,6 +114,8 @@ def dispatch(ctx: Context, args: argparse.Namespace) -> int:
         return commands.cmd_down(ctx)
     if command == "logs":
         return cmd_logs(ctx, args.component, args.follow, args.lines)
+    if command == "search":
+        return cmd_search(ctx, args.query, args.app, args.limit)
     if command == "config":
         return commands.cmd_config(ctx)
     return commands.cmd_capture(ctx, args.verb)
