@@ -200,7 +200,7 @@ async def read_thumbnail(request: Request, capture_id: CaptureId) -> Response:
     cached = await asyncio.to_thread(backend.store.read, path)
     if cached is not None:
         return _immutable(cached, "image/webp", capture.sha256)
-    data, kept = await asyncio.to_thread(_build_thumbnail, backend, capture)
+    data, kept = await backend.images.run(_build_thumbnail, backend, capture)
     if kept:
         await _record_thumbnail(backend, capture, len(data))
     return _immutable(data, "image/webp", capture.sha256)

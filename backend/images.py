@@ -7,6 +7,11 @@ JPEG decoded in full by Pillow (cheap, ~7 ms at 1080p), WebP's RIFF chunk framin
 :mod:`backend.webp`). Decoding WebP and PNG in full costs ~30 ms a 1080p frame here, more than
 the whole budget for storing one, so they are not; a deliberately crafted bitstream with valid
 framing and checksums is caught when its thumbnail is made (422).
+
+Every decode here runs through :class:`backend.image_work.ImageWork` (one per core at a time).
+A thumbnail decodes JPEG at a reduced scale (``draft``); PNG and WebP have no reduced decode, so
+they are decoded once in full (bounded by the pixel limit) and shrunk with ``reduce`` first
+(``thumbnail``'s ``reducing_gap``), then resampled.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from backend.webp import check_webp, is_webp
 FORMATS = {"image/webp": "WEBP", "image/png": "PNG", "image/jpeg": "JPEG"}
 THUMBNAIL_SIZE = (320, 320)
 THUMBNAIL_QUALITY = 75
+REDUCING_GAP = 2.0  # reduce() by an integer factor to within 2x of the size, then resample
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -113,7 +119,7 @@ def make_thumbnail(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS.values())) as image:
             image.draft("RGB", THUMBNAIL_SIZE)  # JPEG: decode at a reduced scale
-            image.thumbnail(THUMBNAIL_SIZE)
+            image.thumbnail(THUMBNAIL_SIZE, reducing_gap=REDUCING_GAP)
             small = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
             out = io.BytesIO()
             small.save(out, format="WEBP", quality=THUMBNAIL_QUALITY)

@@ -56,7 +56,7 @@ async def ingest(backend: Backend, upload: Upload) -> tuple[Capture, bool]:
         await _check_replay(existing, upload)
         return existing, False
     check_pixels(upload.image.width, upload.image.height, backend.config.max_image_pixels)
-    digest = await asyncio.to_thread(
+    digest = await backend.images.run(
         check_image, upload.body, upload.image, backend.config.max_image_pixels
     )
     capture = _new_capture(upload, digest)

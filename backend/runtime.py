@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from backend.database import Database
 from backend.deletion import Deleter
+from backend.image_work import ImageWork
 from backend.maintenance import Maintenance
 from backend.reserve import DiskReserve
 from backend.storage import ImageStore
@@ -36,6 +37,7 @@ class Backend:
     maintenance: Maintenance
     started_at: float  # time.monotonic() at startup
     deleter: Deleter
+    images: ImageWork  # the gate every image decode goes through
 
     @property
     def reserve(self) -> DiskReserve:
@@ -59,7 +61,7 @@ async def open_backend(config: BackendConfig) -> AsyncIterator[Backend]:
     task = asyncio.create_task(maintenance.run(), name="backend-maintenance")
     log.info("backend_started", instance=config.instance)
     try:
-        yield Backend(config, db, store, maintenance, time.monotonic(), deleter)
+        yield Backend(config, db, store, maintenance, time.monotonic(), deleter, ImageWork())
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -52,7 +52,10 @@ class BackendConfig:
     graceful_timeout: float = 5.0
     # Storage limits (issue 5); defaults suit a desktop, tests shrink them.
     max_upload_bytes: int = 20 * 1024 * 1024  # larger bodies get 413
-    max_image_pixels: int = 50_000_000  # refused before decoding: decompression-bomb guard
+    # Refused before decoding (decompression bombs). Capture uploads one image per monitor, and
+    # the largest monitors made are 8K UHD, 7680x4320 (33.2 M pixels): every real screen fits,
+    # and a decode costs at most ~133 MB (RGBA), one per core at a time (backend.image_work).
+    max_image_pixels: int = 7680 * 4320
     retention_days: float = 15.0  # captures older than this are removed
     retention_bytes: int = 10 * 1024**3  # then the oldest go until images fit in this
     retention_interval: float = 300.0  # seconds between retention passes
