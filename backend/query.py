@@ -73,16 +73,13 @@ def parse_query(text: str) -> Query:
 
 def _terms(piece: re.Match[str]) -> list[Term]:
     phrase, word = piece.groups()
-    if word is None:
-        found = tuple(tokens(phrase))
-        return [Term(found)] if found else []
-    prefix = word.endswith("*")
-    found = tuple(tokens(word))
+    found = tuple(tokens(phrase if word is None else word))
     if not found:
         return []
     last = found[-1]
     if is_cjk(last[0]) and len(last) == 1:
         return [Term(found, prefix=True)]  # a lone CJK character: the bigrams it starts
+    prefix = word is not None and word.endswith("*")
     if prefix and len(last) < MIN_PREFIX_CHARS:
         raise BadRequest(
             "prefix_too_short",

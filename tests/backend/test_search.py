@@ -160,6 +160,7 @@ async def test_chinese_words_inside_longer_runs(running: Running) -> None:
     assert await hit_ids(running, "连接") == [per_char]
     assert await hit_ids(running, "数据库") == [per_char]
     assert await hit_ids(running, "库数") == []
+    assert await hit_ids(running, '"数"') == [per_char]  # a lone character: the words it starts
     assert await hit_ids(running, "失败 version") == [per_char]
     hit = (await running.client.get("/api/search", params={"q": "连接"})).json()["items"][0]
     assert [box["text"] for box in hit["boxes"]] == ["连", "接"]
