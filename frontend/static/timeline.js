@@ -1,7 +1,11 @@
-// The capture timeline: thumbnails newest first, live on capture.frame, paging back through
-// history, a viewer for one capture, pause/resume/capture-now controls and the capture counters.
-// Data: GET /api/captures (proxied to the backend), the page's event stream (ctxbus.on), and
-// POST /actions/capture/{pause,resume,now} (frontend/capture_actions.py → capture.sock).
+// The capture timeline: thumbnails newest first (each with its app and window title), live on
+// capture.frame, paging back through history, a filter by app, "never record this app" with the
+// offer to delete that app's captures, a viewer for one capture, pause/resume/capture-now controls
+// and the capture counters.
+// Data: GET /api/captures[?app=] (proxied to the backend), the page's event stream (ctxbus.on),
+// POST /actions/capture/{pause,resume,now,exclude} (frontend/capture_actions.py → capture.sock),
+// DELETE /api/captures?app=. Tells other parts of the page on ctxbus: "dashboard.captures_changed"
+// after a delete; listens to "dashboard.apps" (apps known elsewhere, e.g. today's chart).
 "use strict";
 
 (() => {
@@ -11,6 +15,8 @@
   const shown = new Set();
   let cursor = null;
   let status = null;
+  let appFilter = ""; // "" = every app; else GET /api/captures?app=
+  let view = 0; // bumped when the filter changes: answers for an older view are dropped
 
   function el(tag, props = {}, children = []) {
     const node = Object.assign(document.createElement(tag), props);
@@ -38,16 +44,20 @@
   older.dataset.testid = "capture-older";
   older.addEventListener("click", () => loadPage());
   const viewer = buildViewer();
+  const filter = buildFilter();
+  const exclusion = buildExclusion();
 
   root.replaceChildren(
     ...root.querySelectorAll("link"),
     el("div", { className: "card-head" }, [root.querySelector("h2") || el("h2", { textContent: "Capture timeline" }), stateBadge]),
     counters,
     el("div", { className: "tl-actions" }, [...buttons, note]),
+    el("div", { className: "tl-actions" }, [filter.label, filter.select]),
     empty,
     grid,
     older,
     viewer.dialog,
+    exclusion.dialog,
   );
 
   function when(seconds) {
@@ -61,14 +71,30 @@
       el("span", { className: "tl-time", textContent: new Date(capture.captured_at * 1000).toLocaleTimeString() }),
     ]);
     button.addEventListener("click", () => viewer.open(capture));
-    const item = el("li", {}, [button]);
+    const item = el("li", {}, [button, ...windowFacts(capture)]);
     item.dataset.id = capture.id;
     item.dataset.testid = "capture-tile";
     item.dataset.at = String(capture.captured_at);
+    item.dataset.app = capture.app ?? "";
     return item;
   }
 
+  // ---- what was on screen (issue 9): the tile's app and title, "never record this app" ----
+  function windowFacts(capture) {
+    const app = el("span", { className: "tl-app", textContent: capture.app ?? "unknown app" });
+    app.dataset.testid = "capture-app";
+    const title = el("span", { className: "tl-title", textContent: capture.title ?? "", title: capture.title ?? "" });
+    title.dataset.testid = "capture-title";
+    if (!capture.app) return [app, title];
+    const never = el("button", { type: "button", className: "tl-never", textContent: "Never record this app" });
+    never.dataset.testid = "capture-never";
+    never.addEventListener("click", () => exclusion.exclude(capture.app, never));
+    return [app, title, never];
+  }
+
   function place(capture, { live }) {
+    filter.know(capture.app);
+    if (appFilter && capture.app !== appFilter) return;
     if (shown.has(capture.id)) return;
     shown.add(capture.id);
     empty.hidden = true;
@@ -81,12 +107,15 @@
 
   async function loadPage() {
     older.disabled = true;
+    const mine = view;
     try {
       const query = new URLSearchParams({ limit: String(PAGE) });
       if (cursor) query.set("cursor", cursor);
+      if (appFilter) query.set("app", appFilter);
       const answer = await fetch(`/api/captures?${query}`);
       if (!answer.ok) throw new Error(await ctxbus.failure(answer));
       const page = await answer.json();
+      if (mine !== view) return; // the filter changed meanwhile
       for (const capture of page.items) place(capture, { live: false });
       cursor = page.next_cursor;
       older.hidden = !cursor;
@@ -124,6 +153,94 @@
     }
   }
 
+  // ---- the filter by app (issue 9): a select of the apps seen, reloading the grid from the API ----
+  function buildFilter() {
+    const select = el("select", { className: "tl-filter", id: "capture-app-filter" }, [el("option", { value: "", textContent: "All apps" })]);
+    select.dataset.testid = "capture-app-filter";
+    const label = el("label", { htmlFor: "capture-app-filter", textContent: "App" });
+    select.addEventListener("change", () => reload(select.value));
+    return {
+      label,
+      select,
+      know(app) {
+        if (!app || [...select.options].some((option) => option.value === app)) return;
+        const after = [...select.options].slice(1).find((option) => option.value.localeCompare(app) > 0);
+        select.insertBefore(el("option", { value: app, textContent: app }), after || null);
+      },
+    };
+  }
+
+  function reload(app) {
+    appFilter = app;
+    view += 1;
+    shown.clear();
+    grid.replaceChildren();
+    cursor = null;
+    empty.hidden = false;
+    older.hidden = true;
+    loadPage();
+  }
+
+  // ---- "never record this app" (issue 9): a rule in capture at once, then offer to delete ----
+  function buildExclusion() {
+    const text = el("p", {});
+    text.dataset.testid = "exclude-offer-text";
+    const remove = el("button", { type: "button", textContent: "Delete them" });
+    remove.dataset.testid = "exclude-delete";
+    const keep = el("button", { type: "button", textContent: "Keep them" });
+    keep.dataset.testid = "exclude-keep";
+    const dialog = el("dialog", { className: "tl-viewer" }, [text, el("div", { className: "actions" }, [remove, keep])]);
+    dialog.dataset.testid = "exclude-offer";
+    let app = null;
+    keep.addEventListener("click", () => dialog.close());
+    remove.addEventListener("click", async () => {
+      dialog.close();
+      await deleteApp(app);
+    });
+    return {
+      dialog,
+      async exclude(name, button) {
+        button.disabled = true;
+        note.textContent = "";
+        try {
+          const answer = await fetch("/actions/capture/exclude", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ app: name }),
+          });
+          const body = await answer.json().catch(() => ({}));
+          if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
+          note.textContent = `${name} will not be recorded`;
+          app = name;
+          text.textContent = `${name} will not be recorded any more. Delete its stored captures too?`;
+          dialog.showModal();
+        } catch (exc) {
+          note.textContent = `could not stop recording ${name}: ${exc.message}`;
+        } finally {
+          button.disabled = false;
+        }
+      },
+    };
+  }
+
+  async function deleteApp(app) {
+    try {
+      const answer = await fetch(`/api/captures?${new URLSearchParams({ app })}`, { method: "DELETE" });
+      if (!answer.ok) throw new Error(await ctxbus.failure(answer));
+      const { deleted } = await answer.json();
+      for (const item of [...grid.children]) {
+        if (item.dataset.app !== app) continue;
+        shown.delete(item.dataset.id);
+        item.remove();
+      }
+      empty.hidden = grid.children.length > 0;
+      note.textContent = `${app} will not be recorded; deleted ${deleted} stored capture${deleted === 1 ? "" : "s"}`;
+      ctxbus.emit("dashboard.captures_changed", { app, deleted });
+    } catch (exc) {
+      note.textContent = `could not delete the captures of ${app}: ${exc.message}`;
+    }
+  }
+
   function buildViewer() {
     const img = el("img", { className: "tl-full", alt: "" });
     const facts = el("p", { className: "note" });
@@ -145,6 +262,9 @@
 
   ctxbus.on("capture.frame", (body) => {
     if (body) place(body, { live: true });
+  });
+  ctxbus.on("dashboard.apps", (apps) => {
+    for (const app of apps || []) filter.know(app);
   });
   ctxbus.on("capture.status", (body) => {
     if (body) {
