@@ -91,12 +91,16 @@ class Follow:
         listing = await self.launcher.call(LauncherOps.GET_COMPONENTS)
         return KeyedSnapshot(listing.seq, listing.instance, listing.components)
 
+    def note(self, text: str) -> None:
+        """A remark on stderr, never in the output (``--json`` stays one JSON per line)."""
+        self.ctx.out.errors.print(f"ctxbus: {text}", markup=False, highlight=False)
+
     def checked(self, update: Update[E]) -> Update[E]:
         """``update`` without a ``url`` that is not a ctxbus component's (events are hints)."""
         event = update.event
         if not isinstance(event, ComponentStatus):
             return update
-        shown = without_foreign_url(event, read_host(self.ctx.endpoints))
+        shown = without_foreign_url(event, read_host(self.ctx.endpoints), self.note)
         return update if shown is event else cast(Update[E], Update(update.kind, shown))
 
     def show(self, topic: str, update: Update[E]) -> None:

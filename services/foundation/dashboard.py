@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import string
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import msgspec
@@ -104,9 +105,17 @@ def is_component_url(url: str | None, dashboard: str | None) -> bool:
     )
 
 
-def without_foreign_url(status: ComponentStatus, dashboard: str | None) -> ComponentStatus:
-    """``status`` as it may be shown: its ``url`` dropped (and logged) unless a component's."""
+def without_foreign_url(
+    status: ComponentStatus, dashboard: str | None, report: Callable[[str], None] | None = None
+) -> ComponentStatus:
+    """``status`` as it may be shown: its ``url`` dropped unless a component's.
+
+    The drop is logged (``foreign_url_dropped``), or told to ``report`` (a command's stderr).
+    """
     if status.url is None or is_component_url(status.url, dashboard):
         return status
-    log.warning("foreign_url_dropped", component=status.component, seq=status.seq)
+    if report is None:
+        log.warning("foreign_url_dropped", component=status.component, seq=status.seq)
+    else:
+        report(f"{status.component}: dropped a url that is not a ctxbus component's")
     return msgspec.structs.replace(status, url=None)

@@ -43,6 +43,7 @@ def capture_installed() -> bool:
 def component_settings(config: Config) -> list[ComponentSettings]:
     """main first, then the frontend, then capture and the indexer if their packages exist."""
     env = child_env(config)
+    env.pop(SECRET_ENV, None)  # only the frontend gets this run's secret
 
     def spec(name: str, argv: tuple[str, ...], extra: dict[str, str] | None = None) -> ChildSpec:
         return ChildSpec(

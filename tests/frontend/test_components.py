@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bus import ComponentStatus
 from bus import endpoints as names
 from bus.messages import ComponentList, ComponentState
@@ -55,5 +57,27 @@ async def test_dashboard_shows_a_component_that_was_running_before_it_started(
     try:
         envelope = await component_rows(await front.login_url(), "main")
         assert (envelope["kind"], envelope["body"]["state"]) == ("snapshot", "running")
+    finally:
+        assert await front.stop() == 0
+
+
+async def test_dashboard_drops_a_url_that_is_no_components(
+    real_main: MainProcess, runtime_dir: Path
+) -> None:
+    """A component row whose url is not a loopback URL of a ctxbus component reaches the page
+    without it; a loopback one is kept."""
+    front = FrontendProcess(real_main.endpoints)
+    forged = msgspec.structs.replace(
+        status("capture", "running", 1), url="http://evil.example/?token=x"
+    )
+    kept = msgspec.structs.replace(status("main", "running", 2), url="http://127.0.0.1:1733/")
+    front.components = ComponentList(seq=2, instance=LAUNCHER, components=[forged, kept])
+    await front.start(runtime_dir)
+    try:
+        url = await front.login_url()
+        assert (await component_rows(url, "capture"))["body"]["url"] is None
+        assert (await component_rows(await front.login_url(), "main"))["body"]["url"] == (
+            "http://127.0.0.1:1733/"
+        )
     finally:
         assert await front.stop() == 0
