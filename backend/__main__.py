@@ -26,14 +26,16 @@ import structlog  # noqa: E402
 from backend.server import BackendServer, ContractError  # noqa: E402
 from services.foundation.exits import EXIT_CONFIG  # noqa: E402
 from services.foundation.logconfig import configure_logging  # noqa: E402
+from services.foundation.private_dirs import PrivateDirError, ensure_private_dir  # noqa: E402
 
 
 def data_dir_problem(data_dir: Path) -> str | None:
-    """Why the backend cannot keep its data in ``data_dir``, or None if it can."""
+    """Why the backend cannot keep its data in ``data_dir``, or None if it can: it must be
+    the user's own, with no group or other write (another user could plant links in it)."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot create the data dir {data_dir}: {exc.strerror}; {DATA_DIR_HINT}"
+        ensure_private_dir(data_dir, "the data dir", DATA_DIR_HINT)
+    except PrivateDirError as exc:
+        return str(exc)
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return f"the data dir {data_dir} is not writable; {DATA_DIR_HINT}"
     return None

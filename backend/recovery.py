@@ -10,6 +10,7 @@ id's timestamp (when the backend stored it), the monitor 0 and the key ``restore
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from backend.ids import id_time, is_capture_id
 from backend.images import DeclaredImage, check_image
 from backend.storage import CONTENT_TYPES, read_tag
 from backend.webp import webp_size
+from services.foundation.private_dirs import read_private
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,12 @@ def rebuild_capture(path: Path, max_pixels: int) -> Capture | None:
     content_type = CONTENT_TYPES.get(extension)
     if content_type is None or not is_capture_id(capture_id):
         return None
-    body = path.read_bytes()
+    try:
+        body = read_private(path)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        return None  # a symbolic link: not a file we wrote, and never followed
     size = image_size(body, content_type)
     if size is None:
         return None

@@ -8,8 +8,9 @@ the start-up sweep (:mod:`backend.sweep`) puts back into the catalog once it is 
 grace period (younger ones may belong to another backend process that has not committed its row
 yet). An image carries its upload's metadata in a ``user.ctxbus`` extended attribute where the
 file system allows, so that rebuilt row is the one that was lost. Files that cannot be rebuilt
-go to ``<data_dir>/lost+found/``; no image is ever deleted because the catalog lacks it. All
-methods block.
+go to ``<data_dir>/lost+found/``; no image is ever deleted because the catalog lacks it. No file
+is opened through a symbolic link (``O_NOFOLLOW``): a link planted in the data dir is refused,
+never followed. All methods block.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.ids import is_capture_id, shard_end_ms, shard_of
+from services.foundation.private_dirs import open_private, read_private
 
 IMAGES_DIR = "images"
 THUMBNAILS_DIR = "thumbnails"
@@ -72,7 +74,8 @@ class ImageStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
         try:
-            with temp.open("wb") as file:
+            fd = open_private(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with os.fdopen(fd, "wb") as file:
                 file.write(data)
                 file.flush()
                 if tag is not None:
@@ -87,7 +90,7 @@ class ImageStore:
     def read(self, path: Path) -> bytes | None:
         """The file's bytes, or None if it is gone."""
         try:
-            return path.read_bytes()
+            return read_private(path)
         except FileNotFoundError:
             return None
 

@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, flags={"frontend.port": args.port})
         endpoints = Endpoints.from_env(ensure_runtime_dir(config.runtime_dir))
+        configure_logging("frontend", config.log_dir)  # a log dir others may write: SetupError
     except SetupError as exc:
         sys.stderr.write(f"frontend: {exc}\n")
         return EXIT_CONFIG  # permanent: the launcher does not restart it
-    configure_logging("frontend", config.log_dir)
     settings = FrontendSettings.from_config(config, endpoints, announce=args.announce)
     try:
         asyncio.run(run_frontend(settings))

@@ -87,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"capture: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     settings = CaptureSettings.from_config(config, args.display)
-    configure_logging("capture", settings.log_dir)
     try:
+        configure_logging("capture", settings.log_dir)  # a log dir others may write: SetupError
         asyncio.run(serve(settings, Endpoints.from_env(config.runtime_dir)))
     except BusError as exc:
         log.error("cannot_start", error=str(exc))  # noqa: TRY400 - the message is the whole story

@@ -2,17 +2,20 @@
 
 One file per shot, ``<seq>-<frame id>.shot``: a JSON line of :class:`ShotMeta`, then the image
 bytes. A file is written under a temporary name, fsynced and renamed, so a crash leaves either a
-whole shot or a ``.tmp`` that the next start deletes. The spool is bounded by total bytes and by
-age; past either bound the oldest shots are dropped, counted and logged (rate-limited, by
-:class:`~services.capture.drops.DropLog`, reasons ``spool_full`` and ``expired``). A write that
-fails raises :class:`SpoolError`, whose ``disk_full`` says whether the disk had no room. Methods
-block: the service calls them through ``asyncio.to_thread``; a lock keeps the index consistent.
+whole shot or a ``.tmp`` that the next start deletes. The spool dir must be the user's own, with
+no group or other write, and no file in it is opened through a symbolic link (``O_NOFOLLOW``).
+The spool is bounded by total bytes and by age; past either bound the oldest shots are dropped,
+counted and logged (rate-limited, by :class:`~services.capture.drops.DropLog`, reasons
+``spool_full`` and ``expired``). A write that fails raises :class:`SpoolError`, whose ``disk_full``
+says whether the disk had no room. Methods block: the service calls them through
+``asyncio.to_thread``; a lock keeps the index consistent.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +28,7 @@ import structlog
 from bus import ServiceError
 from services.capture.drops import DropLog
 from services.capture.frames import Shot, ShotMeta
+from services.foundation.private_dirs import ensure_private_dir, open_private, read_private
 
 log = structlog.get_logger("capture.spool")
 
@@ -32,6 +36,9 @@ SUFFIX = ".shot"
 TMP_SUFFIX = ".tmp"
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk (or the user's quota) is full
 _meta_decoder = msgspec.json.Decoder(ShotMeta)
+SPOOL_DIR_HINT = (
+    "choose another data dir with data_dir in config.toml, CTXBUS_DATA_DIR or --data-dir"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +126,15 @@ class Spool:
     # -- internals ---------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path, "the spool dir", SPOOL_DIR_HINT)
         for child in self.path.iterdir():
             if child.name.endswith(TMP_SUFFIX):
                 child.unlink(missing_ok=True)
         names = sorted(p.name for p in self.path.iterdir() if p.name.endswith(SUFFIX))
         for name in names:
-            info = (self.path / name).stat()
-            self._add(Entry(name, info.st_size, info.st_mtime))
+            info = (self.path / name).lstat()
+            if stat.S_ISREG(info.st_mode):  # a link here was not made by us: not a shot
+                self._add(Entry(name, info.st_size, info.st_mtime))
         if names:
             self._next_seq = int(names[-1].split("-", 1)[0]) + 1
             log.info("spool_loaded", frames=len(names), bytes=self._bytes, path=str(self.path))
@@ -134,7 +142,8 @@ class Spool:
     def _write(self, name: str, body: bytes) -> int:
         tmp = self.path / f".{name}{TMP_SUFFIX}"
         try:
-            with tmp.open("wb") as stream:
+            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with os.fdopen(fd, "wb") as stream:
                 stream.write(body)
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -149,7 +158,7 @@ class Spool:
 
     def _read(self, entry: Entry) -> Shot | None:
         try:
-            raw = (self.path / entry.name).read_bytes()
+            raw = read_private(self.path / entry.name)
             head, _, data = raw.partition(b"\n")
             return Shot(meta=_meta_decoder.decode(head), data=data)
         except (OSError, msgspec.DecodeError) as exc:

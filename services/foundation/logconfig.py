@@ -1,23 +1,31 @@
 """structlog set-up, called once at the start of every ctxbus process.
 
 Events go to a rotating JSON-lines file (when a log dir is given) and, as readable lines, to
-stderr. Every event carries ``service`` and ``pid``.
+stderr. Every event carries ``service`` and ``pid``. The log dir must be the user's own and not
+writable by others (:func:`~services.foundation.private_dirs.ensure_private_dir`), and log files
+are opened with ``O_NOFOLLOW``: a ``main.log`` someone planted as a symbolic link is refused
+(:class:`~services.foundation.private_dirs.PrivateDirError`, exit 78), not written through.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import structlog
+
+from services.foundation.private_dirs import PrivateDirError, ensure_private_dir, open_private
 
 LOG_FILE_BYTES = 5 * 1024 * 1024
 LOG_FILE_BACKUPS = 3
 PRIVATE_UMASK = 0o077
 QUIET_LOGGERS = ("httpx", "httpcore")  # one INFO line per request drowns everything else
+LOG_DIR_HINT = "choose another with log_dir in config.toml, CTXBUS_LOG_DIR or --log-dir"
 
 
 SHARED_PROCESSORS: list[structlog.types.Processor] = [
@@ -36,9 +44,12 @@ def configure_logging(
 
     Every ctxbus process calls this once at start, and it also sets the umask to 077: logs hold
     login URLs and the data dir holds screenshots, so whatever the process (and every child it
-    starts, which inherits the umask) creates is private to the user.
+    starts, which inherits the umask) creates is private to the user. A log dir or file another
+    user could have prepared raises :class:`PrivateDirError` (a ``SetupError``: exit 78) before
+    anything is configured.
     """
     os.umask(PRIVATE_UMASK)
+    to_file = _file_handler(log_dir / f"{service}.log") if log_dir is not None else None
     structlog.configure(
         processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -52,8 +63,8 @@ def configure_logging(
     for chatty in QUIET_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     root.addHandler(_console_handler())
-    if log_dir is not None:
-        root.addHandler(_file_handler(log_dir / f"{service}.log"))
+    if to_file is not None:
+        root.addHandler(to_file)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service, pid=os.getpid())
 
@@ -72,12 +83,29 @@ def _console_handler() -> logging.Handler:
     return console
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that is never opened through a symbolic link (rotation renames
+    names in the private log dir, which moves a link itself, never its target)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in self.mode else os.O_TRUNC)
+        fd = open_private(Path(self.baseFilename), flags)
+        stream = os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return cast(io.TextIOWrapper, stream)  # a text mode: fdopen gives a TextIOWrapper
+
+
 def _file_handler(path: Path) -> logging.Handler:
-    """JSON lines in a rotating file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.handlers.RotatingFileHandler(
-        path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS
-    )
+    """JSON lines in a rotating file in a private log dir."""
+    ensure_private_dir(path.parent, "the log dir", LOG_DIR_HINT)
+    try:
+        to_file = PrivateRotatingFileHandler(
+            path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+        )
+    except OSError as exc:
+        raise PrivateDirError(
+            f"cannot open the log file {path}: {exc.strerror} (a symbolic link is never "
+            f"followed); remove it, or {LOG_DIR_HINT}"
+        ) from exc
     to_file.setFormatter(
         _formatter(structlog.processors.format_exc_info, structlog.processors.JSONRenderer())
     )

@@ -34,10 +34,10 @@ def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool
     """``ctxbus up``: run until stopped; the exit status."""
     try:
         ensure_runtime_dir(config.runtime_dir)
+        configure_logging("launcher", config.log_dir)  # a log dir others may write: SetupError
     except SetupError as exc:
         out.error(str(exc))
         return 2
-    configure_logging("launcher", config.log_dir)
     quiet_console()
     try:
         return asyncio.run(launch(config, bus, Report(out), open_browser))

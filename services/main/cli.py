@@ -52,8 +52,8 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def run(settings: MainSettings) -> int:
     """Run main until it is stopped; the process exit status."""
-    configure_logging("main", settings.log_dir)
     try:
+        configure_logging("main", settings.log_dir)  # a log dir others may write: SetupError
         asyncio.run(MainService(settings).run())
     except BusError as exc:
         structlog.get_logger("main").error("cannot_start", error=str(exc))

@@ -44,7 +44,8 @@ class SmallDisk:
 def small_disk(path: Path, size: str = SIZE) -> Iterator[SmallDisk]:
     """A tmpfs of ``size`` (as mount takes it: ``2m``) mounted at ``path``, unmounted after."""
     path.mkdir(parents=True, exist_ok=True)
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+    # mode 0700: ctxbus refuses a dir others may write, and a tmpfs root is 1777 by default
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)]
     try:
         done = subprocess.run(mount, capture_output=True, text=True, check=False)
     except OSError as exc:

@@ -150,14 +150,14 @@ def test_fifo_order_holds_across_any_puts_flushes_and_restarts(steps: list[str])
 def test_a_write_on_a_full_disk_raises_a_disk_full_spool_error(tmp_path: Path) -> None:
     """ENOSPC is a SpoolError marked disk_full, with nothing half-written left behind."""
     with small_disk(tmp_path / "disk") as disk:
-        spool = Spool(disk.path, MiB, 3600)
+        spool = Spool(disk.path / "spool", MiB, 3600)  # a tmpfs root is 1777: not private
         spool.put(shot())
         disk.fill()
         with pytest.raises(SpoolError, match="the disk is full") as caught:
             spool.put(shot(100_000))
         assert caught.value.disk_full
         assert len(spool) == 1
-        assert not list(disk.path.glob(".*.tmp"))
+        assert not list(spool.path.glob(".*.tmp"))
         disk.free()
         spool.put(shot(100_000))
         assert len(spool) == 2
