@@ -2,8 +2,10 @@
 
 - :mod:`.service`: the process: find the backend through main, follow the bus, serve.
 - :mod:`.events`: bus events to server-sent events.
-- :mod:`.gate`: the Jupyter-style login token, session cookie, Host and Origin checks.
-- :mod:`.app`: the routes; :mod:`.server`: the socket and uvicorn; :mod:`.announce`: the URL.
+- :mod:`.gate`: the Jupyter-style login token, the dashboard's own host name, sessions that
+  expire, Host and Origin checks; :mod:`.secret`: the session secret of a launcher run.
+- :mod:`.app`: the routes; :mod:`.proxy`: ``/api/*`` to the backend; :mod:`.server`: the socket
+  and uvicorn; :mod:`.announce`: the URL.
 """
 
 from __future__ import annotations

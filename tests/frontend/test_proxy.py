@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -211,3 +212,49 @@ async def test_streamed_body_is_cut_at_the_limit(small_proxy: SmallProxy) -> Non
         )
         assert under.status_code == 422, under.text
         assert under.json()["error"]["code"] == "invalid_image", "the backend read it whole"
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+async def send_chunked(writer: asyncio.StreamWriter, total_mib: int) -> None:
+    """Write a chunked body of ``total_mib`` MiB until done or the server stops reading."""
+    chunk = b"x" * (1024 * 1024)
+    try:
+        for _ in range(total_mib):
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    except ConnectionError:
+        return  # refused mid-body: what the test wants
+
+
+async def test_big_chunked_body_is_streamed_not_held(
+    session: Session, frontend: FrontendProcess
+) -> None:
+    """A 100 MiB chunked POST gets 413 at the 20 MiB limit and never grows the frontend's peak
+    memory by anything like its size (the proxy streams, it does not buffer)."""
+    assert frontend.child is not None
+    before = peak_rss_mib(frontend.child.pid)
+    reader, writer = await asyncio.open_connection("127.0.0.1", session.port)
+    head = (
+        f"POST /api/captures?monitor=0 HTTP/1.1\r\nHost: {session.host}\r\n"
+        f"Cookie: {session.cookie}\r\nOrigin: {session.origin}\r\nContent-Type: image/png\r\n"
+        "Idempotency-Key: big\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode())
+    sending = asyncio.ensure_future(send_chunked(writer, 100))
+    try:
+        async with asyncio.timeout(ANSWER_TIMEOUT * 3):
+            status_line = await reader.readline()
+    finally:
+        sending.cancel()
+        writer.close()
+    assert status_line.split()[1] == b"413"
+    assert peak_rss_mib(frontend.child.pid) - before < 15
