@@ -2,9 +2,11 @@
 
 One task does everything, so order needs no locks: a new shot is posted at once only when the
 backend is ``running`` and the spool is empty; otherwise, or when the post fails, it goes to the
-spool. While the backend runs, the spool is flushed oldest first. Every post carries the shot's id
-as ``Idempotency-Key``, so a post that stored the shot but lost its reply, retried from the spool,
-is answered with the same record and nothing is stored twice.
+spool. The spool is flushed oldest first whatever ``backend.status`` says: events are hints that
+anyone of the user's can forge (``docs/protocol.md`` §9a), the backend's answer is the truth. A
+failed post waits a growing delay (:data:`RETRY`), cut short by any change of the backend's state.
+Every post carries the shot's id as ``Idempotency-Key``, so a post that stored the shot but lost
+its reply, retried from the spool, is answered with the same record and nothing is stored twice.
 
 A shot dropped here (refused by the backend for good, or its spool write failed) is logged with its
 reason through :class:`~services.capture.drops.DropLog` (rate-limited); the spool logs the shots it
@@ -24,7 +26,7 @@ from services.capture.spool import Spool, SpoolError
 from services.foundation.backend_client import BackendClient
 from services.foundation.delays import DelayRule, Delays
 
-RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting while the backend says running
+RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting a spooled shot after a failure
 EXPIRE_EVERY = 60.0  # seconds between age checks of an idle spool
 
 
@@ -71,18 +73,14 @@ class Uploader:
 
     async def _step(self) -> bool:
         """Do one unit of work; False when there is nothing to do until something changes."""
-        running = self.backend.running.is_set()
         if len(self.spool):
-            if not running:
-                await self._spool_queued()
-                return False
             await self._spool_queued()
-            return await self._flush_one()
+            return await self._flush_one()  # "stopped" or not: only the backend can say no
         if self._queue.empty():
             return False
         shot = self._queue.get_nowait()
         self._in_flight = shot  # left set if cancelled mid-post: spool_pending() keeps it
-        posted = running and await self._post(shot)
+        posted = self.backend.running.is_set() and await self._post(shot)
         self._in_flight = None
         if not posted:
             await self._to_spool(shot)
