@@ -134,14 +134,14 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     for error in exc.errors():
         where = " ".join(str(part) for part in error.get("loc", ()))
         problems.append(f"{where}: {error.get('msg', 'invalid')}")
-    message = "; ".join(problems) + " (see /docs for the parameters this route takes)"
+    message = "; ".join(problems) + " (see /openapi.json for the parameters this route takes)"
     return error_response(400, "invalid_parameter", message)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        message = f"no route {request.method} {request.url.path}; see /openapi.json for the API"
         return error_response(404, "not_found", message)
     if exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"

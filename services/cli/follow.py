@@ -15,6 +15,8 @@ import signal
 import time
 from typing import TypeVar, cast
 
+from rich.markup import escape
+
 from bus import (
     LAUNCHER_BEAT,
     MAIN_BEAT,
@@ -56,13 +58,14 @@ def describe(topic: str, update: Update[E]) -> str:
         text += f" restarts {event.restarts}"
         reason = backend_reason(event) or reason  # a running one's past reason is history
     elif isinstance(event, ComponentStatus):
-        text = f"{event.component} {styled(event.state)} pid {event.pid or '-'}"
-        text += f" restarts {event.restarts}" + (f" {event.url}" if event.url else "")
+        text = f"{escape(event.component)} {styled(event.state)} pid {event.pid or '-'}"
+        text += f" restarts {event.restarts}" + (f" {escape(event.url)}" if event.url else "")
     else:
         text = topic
     seq = event.seq if event is not None else 0
     note = "" if update.kind == "event" else f" ({update.kind})"
-    return f"{stamp} {text}" + (f" [dim]({reason})[/]" if reason else "") + f" seq {seq}{note}"
+    shown = f" [dim]({escape(reason)})[/]" if reason else ""  # event text is data, never markup
+    return f"{stamp} {text}{shown} seq {seq}{note}"
 
 
 class Follow:

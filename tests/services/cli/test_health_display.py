@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from msgspec.structs import replace
+from rich.text import Text
 
-from bus import BackendStatus, Update
+from bus import BackendStatus, ComponentStatus, Update
 from bus import endpoints as names
 from services.cli.commands import backend_reason, backend_state
 from services.cli.follow import describe
@@ -37,3 +38,12 @@ def test_follow_line_shows_degraded_and_reason() -> None:
     line = describe(names.BACKEND_STATUS, Update("event", replace(RUNNING, health_reason=DAMAGED)))
     assert "backend [green]running[/green] [yellow](degraded)[/yellow] pid 42" in line
     assert line.endswith(f"[dim]({DAMAGED})[/] seq 7")
+
+
+def test_follow_line_prints_event_text_as_text_not_markup() -> None:
+    """A reason or component name holding rich markup is printed literally (events are data)."""
+    forged = ComponentStatus(component="[link=x]capture", state="error", reason="[bold red]boom")
+    line = describe(names.COMPONENT_STATUS, Update("event", forged))
+    rendered = Text.from_markup(line).plain
+    assert "[link=x]capture" in rendered
+    assert "[bold red]boom" in rendered
