@@ -20,6 +20,7 @@ import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
+from backend.connections import connection_options
 from services.foundation.backend_contract import (
     HEALTH_PATH,
     PING_LINE,
@@ -62,6 +63,7 @@ class BackendServer(uvicorn.Server):
             server_header=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, round(config.graceful_timeout)),
+            **connection_options(),  # idle and slow connections are closed (backend.connections)
         )
         uv_config.load()
         uv_config.lifespan_class = _lifespan_class(self)

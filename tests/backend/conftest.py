@@ -59,8 +59,9 @@ def backend_config(root: Path, **overrides: Any) -> BackendConfig:
 
 
 @asynccontextmanager
-async def serve_backend(config: BackendConfig) -> AsyncIterator[Running]:
-    """Serve ``create_app(config)`` on a fresh 127.0.0.1 port until the block ends."""
+async def serve_backend(config: BackendConfig, **uvicorn_options: Any) -> AsyncIterator[Running]:
+    """Serve ``create_app(config)`` on a fresh 127.0.0.1 port until the block ends (with
+    ``uvicorn_options`` added to uvicorn's config)."""
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP (else +40 ms)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
@@ -68,7 +69,7 @@ async def serve_backend(config: BackendConfig) -> AsyncIterator[Running]:
         port = sock.getsockname()[1]
         config = replace(config, port=port)
         app = create_app(config)
-        async with _serving(app, sock):
+        async with _serving(app, sock, uvicorn_options):
             base_url = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Bearer {TOKEN}"}
             async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
@@ -106,8 +107,11 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def _serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[None]:
-    server = _Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
+async def _serving(
+    app: FastAPI, sock: socket.socket, options: dict[str, Any]
+) -> AsyncIterator[None]:
+    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, **options)
+    server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     ready = asyncio.create_task(server.ready.wait())
     async with asyncio.timeout(START_TIMEOUT_S):
