@@ -4,9 +4,10 @@ One task does everything, so order needs no locks: a new shot is posted at once 
 backend is ``running`` and the spool is empty; otherwise, or when the post fails, it goes to the
 spool. The spool is flushed oldest first whatever ``backend.status`` says: events are hints that
 anyone of the user's can forge (``docs/protocol.md`` §9a), the backend's answer is the truth. A
-failed post waits a growing delay (:data:`RETRY`), cut short by any change of the backend's state.
-Every post carries the shot's id as ``Idempotency-Key``, so a post that stored the shot but lost
-its reply, retried from the spool, is answered with the same record and nothing is stored twice.
+failed post waits a growing delay (:data:`RETRY`, or the longer :data:`RETRY_STOPPED` while events
+say the backend is not running), cut short by any change of the backend's state. Every post carries
+the shot's id as ``Idempotency-Key``, so a post that stored the shot but lost its reply, retried
+from the spool, is answered with the same record and nothing is stored twice.
 
 A shot dropped here (refused by the backend for good, or its spool write failed) is logged with its
 reason through :class:`~services.capture.drops.DropLog` (rate-limited); the spool logs the shots it
@@ -26,7 +27,8 @@ from services.capture.spool import Spool, SpoolError
 from services.foundation.backend_client import BackendClient
 from services.foundation.delays import DelayRule, Delays
 
-RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting a spooled shot after a failure
+RETRY = DelayRule(initial=0.05, maximum=2.0)  # before re-posting after a failure, backend running
+RETRY_STOPPED = DelayRule(initial=1.0, maximum=15.0)  # the same while events say it is not
 EXPIRE_EVERY = 60.0  # seconds between age checks of an idle spool
 
 
@@ -53,6 +55,7 @@ class Uploader:
         self._backend_changed = backend.watch()
         self._queue: asyncio.Queue[Shot] = asyncio.Queue()
         self._retry = Delays(RETRY)
+        self._retry_stopped = Delays(RETRY_STOPPED)
         self._in_flight: Shot | None = None
         self.drop_log = DropLog()
 
@@ -75,6 +78,8 @@ class Uploader:
         """Do one unit of work; False when there is nothing to do until something changes."""
         if len(self.spool):
             await self._spool_queued()
+            if self.backend.info is None:  # main has not said where the backend is: wait for it
+                return False
             return await self._flush_one()  # "stopped" or not: only the backend can say no
         if self._queue.empty():
             return False
@@ -98,6 +103,7 @@ class Uploader:
             self._drop(shot, "rejected", exc.reason)
             return True
         self._retry.reset()
+        self._retry_stopped.reset()
         await self._unspool(shot, spooled)
         await self.sink.stored(shot, record)
         return True
@@ -113,8 +119,9 @@ class Uploader:
         return True
 
     async def _pause_after_failure(self) -> None:
-        """Wait a growing delay, cut short by a change of the backend's state (not by new shots)."""
-        delay = self._retry.next()
+        """Wait a growing delay, cut short by a change of the backend's state (not by new shots);
+        longer while events say the backend is not running (they may be forged, so not forever)."""
+        delay = (self._retry if self.backend.running.is_set() else self._retry_stopped).next()
         self._backend_changed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
