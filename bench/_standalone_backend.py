@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from backend.app import create_app
+from backend.connections import connection_options
 from bus.endpoints import LOOPBACK_HOST
 from services.foundation.backend_contract import BackendConfig
 
@@ -47,6 +48,7 @@ def serve(config: BackendConfig) -> None:
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=max(1, round(config.graceful_timeout)),
+        **connection_options(),
     )
 
 
