@@ -31,6 +31,15 @@ CAPTURE = "capture.sock"
 LAUNCHER = "launcher.sock"
 INDEXER = "indexer.sock"
 _TCP_OFFSETS = {CONTROL: 0, EVENTS: 1, PUBLISH: 2, CAPTURE: 3, LAUNCHER: 4, INDEXER: 5}
+# The process that binds each endpoint: the name of the server key pair a client must expect.
+BINDERS = {
+    CONTROL: "main",
+    EVENTS: "main",
+    PUBLISH: "main",
+    CAPTURE: "capture",
+    LAUNCHER: "launcher",
+    INDEXER: "indexer",
+}
 DEFAULT_TCP_BASE_PORT = 17330
 LOOPBACK_HOST = "127.0.0.1"  # every ctxbus server binds here, and only here
 LOOPBACK_NAMES = (LOOPBACK_HOST, "localhost")  # the Host headers a loopback server accepts
@@ -43,6 +52,15 @@ LAUNCHER_RECORDS = "launcher-processes.json"
 CAPTURE_LOCK = "capture.lock"  # one capture process per runtime dir (and so per spool)
 INDEXER_LOCK = "indexer.lock"  # one indexer per runtime dir
 MAX_IPC_PATH = 107  # sun_path is 108 bytes on Linux, including the NUL
+
+# -- CURVE keys (tcp only; zmq certificate files, see docs/protocol.md §2) ------------------------
+CERTIFICATES = "certificates"  # under the runtime dir, mode 0700
+SERVER_CERTS = "servers"  # <binder>.key (public) and <binder>.key_secret of each server
+CLIENT_CERTS = "clients"  # <role>.key: the public keys a server admits
+CLIENT_SECRETS = "private"  # <role>.key_secret: each client's own key pair
+PUBLIC_SUFFIX = ".key"
+SECRET_SUFFIX = ".key_secret"
+DEFAULT_CLIENT_ROLE = "client"
 
 # -- topics ----------------------------------------------------------------------------------------
 BACKEND_STATUS = "backend.status"
@@ -77,6 +95,25 @@ CLOSE_LINGER_MS = 1000  # how long a closing replier may still flush queued repl
 MAX_IN_FLIGHT = 64  # concurrent requests per replier before ``busy``
 
 Transport = Literal["ipc", "tcp"]
+
+
+@dataclass(frozen=True, slots=True)
+class TcpHome:
+    """Where a tcp endpoint's keys are: its runtime dir, and its name (which says its binder)."""
+
+    runtime_dir: Path
+    name: str
+
+
+_TCP_HOMES: dict[str, TcpHome] = {}
+
+
+def tcp_home(address: str) -> TcpHome | None:
+    """The runtime dir and name behind a tcp ``address`` handed out by :class:`Endpoints`.
+
+    None for an ipc address or a tcp address no :class:`Endpoints` of this process made.
+    """
+    return _TCP_HOMES.get(address)
 
 
 def default_runtime_dir() -> Path:
@@ -139,9 +176,15 @@ class Endpoints:
         return cls(runtime_dir or default_runtime_dir(), transport, int(base))
 
     def address(self, name: str) -> str:
-        """The zmq address of endpoint ``name`` (one of the endpoint constants above)."""
+        """The zmq address of endpoint ``name`` (one of the endpoint constants above).
+
+        A tcp address is remembered with its runtime dir and name (:func:`tcp_home`), so that
+        the socket helpers find the CURVE keys of the endpoint from the address alone.
+        """
         if self.transport == "tcp":
-            return f"tcp://{LOOPBACK_HOST}:{self.tcp_base_port + _TCP_OFFSETS[name]}"
+            address = f"tcp://{LOOPBACK_HOST}:{self.tcp_base_port + _TCP_OFFSETS[name]}"
+            _TCP_HOMES[address] = TcpHome(self.runtime_dir, name)
+            return address
         path = str(self.runtime_dir / name)
         if len(path.encode()) > MAX_IPC_PATH:
             raise RuntimeDirError(

@@ -14,7 +14,7 @@ import os
 
 import zmq
 
-from bus import endpoints
+from bus import curve, endpoints
 
 
 class Proxy:
@@ -36,6 +36,8 @@ class Proxy:
             xsub.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
             xpub.setsockopt(zmq.SNDHWM, endpoints.EVENT_HWM)
             xsub.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+            curve.protect_server(xsub, self.publish_address)
+            curve.protect_server(xpub, self.events_address)
             old_umask = os.umask(0o077)
             try:
                 xsub.bind(self.publish_address)
@@ -62,6 +64,7 @@ class Proxy:
         try:
             await asyncio.shield(task)
         finally:
+            await asyncio.to_thread(curve.release, self._context)  # its ZAP thread, if tcp
             await asyncio.to_thread(self._context.term)
             await asyncio.gather(task, return_exceptions=True)
 

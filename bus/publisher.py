@@ -17,7 +17,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from bus import endpoints
+from bus import curve, endpoints
 from bus.codec import encode_event
 from bus.messages import Event
 
@@ -53,6 +53,7 @@ class Publisher:
             sock: zmq.Socket[bytes] = zmq.Socket(self._context, zmq.PUB)
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDHWM, endpoints.EVENT_HWM)
+            curve.protect_client(sock, self.address)
             sock.connect(self.address)
             self._socket = sock
 

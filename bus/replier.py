@@ -23,7 +23,7 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from bus import endpoints
+from bus import curve, endpoints
 from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
 from bus.errors import NO_READER, OpError, ProtocolError, SetupError
 from bus.ops import Op
@@ -116,6 +116,7 @@ class Replier:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        curve.protect_server(sock, self.address)
         old_umask = os.umask(0o077)
         try:
             sock.bind(self.address)

@@ -20,7 +20,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from bus import endpoints
+from bus import curve, endpoints
 from bus.codec import decode_reply, encode_request
 from bus.errors import BusTimeout, TransportError
 from bus.ops import Op
@@ -41,6 +41,7 @@ def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
     sock.setsockopt(zmq.RCVTIMEO, max(1, int(timeout * 1000)))
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+    curve.protect_client(sock, address)
     sock.connect(address)
 
 

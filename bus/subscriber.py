@@ -26,7 +26,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 import zmq
 import zmq.asyncio
 
-from bus import endpoints
+from bus import curve, endpoints
 from bus.codec import decode_event
 from bus.errors import NO_READER, BadReply, BusError, SetupError
 from bus.messages import Event, Heartbeat, LauncherHeartbeat
@@ -49,6 +49,7 @@ def subscribe(context: zmq.Context[S], address: str, topics: Iterable[str]) -> S
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
     sock.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
+    curve.protect_client(sock, address)
     sock.connect(address)
     for topic in topics:
         sock.subscribe(topic.encode())

@@ -70,6 +70,7 @@ class ReplierSettings:
     hold: bool = True  # ``hold`` blocks until the process dies (else it answers at once)
     max_in_flight: int = 64
     max_queued: int = MAX_QUEUED
+    endpoints: Endpoints | None = None  # over tcp: serve its control endpoint, with its keys
 
 
 # -- the replier ----------------------------------------------------------------------------------
@@ -102,9 +103,8 @@ async def _serve(settings: ReplierSettings, ready: MpEvent, entered: Queue[str])
     async def crash(_: NoArgs) -> Accepted:
         raise ValueError("a bug in a handler")
 
-    replier = Replier(
-        settings.address, max_in_flight=settings.max_in_flight, max_queued=settings.max_queued
-    )
+    address = settings.address if settings.endpoints is None else settings.endpoints.control
+    replier = Replier(address, max_in_flight=settings.max_in_flight, max_queued=settings.max_queued)
     replier.register(MainOps.PING, ping)
     replier.register(ECHO, echo)
     replier.register(HOLD, hold)

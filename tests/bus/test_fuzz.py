@@ -17,7 +17,7 @@ import msgspec
 import pytest
 import zmq
 
-from bus import Endpoints, ensure_runtime_dir
+from bus import Endpoints, curve, ensure_runtime_dir
 from bus.endpoints import HARD_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES
 from bus.errors import ERROR_CODES
 from tests.bus.children import ReplierSettings, serve
@@ -50,6 +50,7 @@ class Wire:
         sock = self.context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, REPLY_TIMEOUT_MS)
+        curve.protect_client(sock, self.address)  # over tcp: this user's client keys
         sock.connect(self.address)
         return sock
 
@@ -118,7 +119,8 @@ def served(request: pytest.FixtureRequest) -> Iterator[Endpoints]:
     try:
         ready = kids.event()
         entered: Queue[str] = kids.context.Queue()
-        kids.start(serve, ReplierSettings(endpoints.control, hold=True), ready, entered)
+        settings = ReplierSettings(endpoints.control, hold=True, endpoints=endpoints)
+        kids.start(serve, settings, ready, entered)
         wait_for(ready, "the replier binding")
         yield endpoints
     finally:
