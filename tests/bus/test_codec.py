@@ -59,6 +59,7 @@ from bus.messages import (
     CaptureStatus,
     ComponentList,
     ExcludeRule,
+    IndexerStatus,
 )
 from bus.ops import MainOps, Op
 
@@ -88,6 +89,7 @@ PAYLOAD_EXAMPLES: list[Message] = [
     CaptureNowArgs(force=True),
     CaptureNowResult(kept=2, skipped=1),
     ExcludeRule(app="KeePassXC"),
+    IndexerStatus(state="running", pid=5, queued=3, done=2, failed=1, per_frame_ms=340.0),
     ExcludeRule(title="*Private Browsing*", process="firefox*"),
     ComponentList(
         seq=3,
