@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from backend.query import Query, Term
 from backend.terms import CJK_RANGES, fold, is_cjk, join_words, separator
-from backend.text_catalog import Word
 
 SNIPPET_BEFORE = 6  # words shown before the first match
 SNIPPET_WORDS = 18  # words in a snippet in all
@@ -32,22 +31,22 @@ class Highlight:
     """A hit's snippet (HTML) and the words it matched."""
 
     snippet: str
-    matched: list[Word]
+    matched: list[int]  # indexes of the matched words, in reading order
 
 
-def highlight(words: Sequence[Word], query: Query) -> Highlight:
+def highlight(words: Sequence[str], query: Query) -> Highlight:
     """The snippet around the first match and every matched word (at most :data:`MAX_BOXES`)."""
     indexes = matched_words(words, query)
     first = min(indexes) if indexes else 0
     start = max(0, first - SNIPPET_BEFORE)
     shown = range(start, min(len(words), start + SNIPPET_WORDS))
     snippet = _render(words, shown, indexes)
-    return Highlight(snippet, [words[i] for i in sorted(indexes)[:MAX_BOXES]])
+    return Highlight(snippet, sorted(indexes)[:MAX_BOXES])
 
 
-def matched_words(words: Sequence[Word], query: Query) -> set[int]:
+def matched_words(words: Sequence[str], query: Query) -> set[int]:
     """The indexes of the words any term of ``query`` matched."""
-    text, spans = join_words(fold(word.text) for word in words)
+    text, spans = join_words(fold(word) for word in words)
     owner = _owners(len(text), spans)
     found: set[int] = set()
     for term in query.terms:
@@ -72,11 +71,11 @@ def _owners(length: int, spans: Sequence[tuple[int, int]]) -> list[int]:
     return owner
 
 
-def _render(words: Sequence[Word], shown: range, marked: set[int]) -> str:
+def _render(words: Sequence[str], shown: range, marked: set[int]) -> str:
     parts = [ELLIPSIS + " "] if shown.start > 0 else []
     previous = ""
     for i in shown:
-        text = words[i].text
+        text = words[i]
         if i > shown.start:
             parts.append(separator(previous, text))
         escaped = html.escape(text)

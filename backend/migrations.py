@@ -102,7 +102,8 @@ _V4 = (
 # v5: the text on each capture and its full-text index (issue 10). ``capture_text.at_key`` is the
 # capture's time in ms (the next free one on a tie), so the index's rowid order is time order; the
 # index is FTS5 over the text's terms (CJK as bigrams, see backend/terms.py), kept by triggers.
-# ``text_pending`` lists captures without text (the indexer's backlog). Deleting a capture
+# ``text_pending`` lists captures without text (the indexer's backlog). ``terms`` comes before the
+# larger ``words``: ranking reads it for a window of rows. Deleting a capture
 # deletes its text, index rows and pending entry in the same transaction (triggers).
 _V5 = (
     """
@@ -111,10 +112,10 @@ _V5 = (
         capture_id TEXT NOT NULL UNIQUE,
         engine TEXT NOT NULL,
         lang TEXT NOT NULL,
-        words BLOB NOT NULL,
-        terms TEXT NOT NULL,
         failed TEXT,
-        stored_at REAL NOT NULL
+        stored_at REAL NOT NULL,
+        terms TEXT NOT NULL,
+        words BLOB NOT NULL
     ) STRICT
     """,
     """

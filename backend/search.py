@@ -2,8 +2,9 @@
 
 Ranking looks at a *window*: the newest :data:`WINDOW` matches below a key (FTS5 streams them in
 rowid order, which is capture-time order, and stops there: the cost of a query is bounded however
-common its words are). Within a window hits are ordered by FTS5's ``bm25`` weighed by age, a
-match :data:`RECENCY_SCALE_S` older than the window's newest counting half as much. Pages go
+common its words are). Within a window hits are ordered by relevance (:mod:`backend.relevance`;
+not FTS5's ``bm25()``, which scans the whole index per query) weighed by age, a match
+:data:`RECENCY_SCALE_S` older than the window's newest counting half as much. Pages go
 through a window, then on to the next older one; a cursor is the window's upper key and the
 offset in it. So the newest screens come first and a very relevant old one is found on a later
 page, never missed.
@@ -20,11 +21,19 @@ from dataclasses import dataclass
 
 from backend.catalog import Capture
 from backend.errors import BadRequest
-from backend.highlight import Highlight, highlight
+from backend.highlight import highlight
 from backend.query import Query
-from backend.text_catalog import captures_by_id, key_time, texts_by_key, time_key
+from backend.relevance import scores, term_patterns
+from backend.text_catalog import (
+    Word,
+    captures_by_id,
+    key_time,
+    terms_by_key,
+    time_key,
+    words_by_key,
+)
 
-WINDOW = 1000
+WINDOW = 200
 RECENCY_SCALE_S = 7 * 86_400.0
 MAX_KEY = (1 << 62) - 1
 CURSOR_VERSION = "s1"
@@ -53,10 +62,11 @@ class SearchRequest:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A capture that matched, with its snippet and matched words."""
+    """A capture that matched, its snippet (HTML, matches in ``<mark>``) and matched words."""
 
     capture: Capture
-    highlight: Highlight
+    snippet: str
+    boxes: list[Word]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +80,16 @@ class SearchPage:
 def search(conn: sqlite3.Connection, request: SearchRequest) -> SearchPage:
     """One page of hits for ``request``."""
     keys, cursor = _page_keys(conn, request)
-    texts = texts_by_key(conn, keys) if keys else {}
+    texts = words_by_key(conn, keys) if keys else {}
     captures = captures_by_id(conn, [t.capture_id for t in texts.values()]) if texts else {}
     hits = []
     for key in keys:
         text = texts.get(key)
         capture = captures.get(text.capture_id) if text is not None else None
         if text is not None and capture is not None:
-            hits.append(Hit(capture, highlight(text.words, request.query)))
+            found = highlight(text.texts, request.query)
+            boxes = [Word(*text.rows[i]) for i in found.matched]
+            hits.append(Hit(capture, found.snippet, boxes))
     return SearchPage(hits, cursor)
 
 
@@ -91,19 +103,19 @@ def _page_keys(
     picked: list[int] = []
     while top is not None and len(picked) < request.limit:
         window = _window(conn, request, top)
-        ranked = _ranked(window)
+        ranked = _ranked(conn, request.query, window)
         taken = ranked[offset : offset + request.limit - len(picked)]
         picked.extend(taken)
         offset += len(taken)
         if offset < len(ranked):
             break
-        top = window[-1][0] if len(window) == WINDOW else None
+        top = window[-1] if len(window) == WINDOW else None
         offset = 0
     return picked, None if top is None else SearchCursor(top, offset)
 
 
-def _window(conn: sqlite3.Connection, request: SearchRequest, top: int) -> list[tuple[int, float]]:
-    """The newest :data:`WINDOW` matches below ``top``: ``(key, bm25)``, newest first."""
+def _window(conn: sqlite3.Connection, request: SearchRequest, top: int) -> list[int]:
+    """The keys of the newest :data:`WINDOW` matches below ``top``, newest first."""
     low = time_key(request.since) if request.since is not None else 0
     high = time_key(request.until) if request.until is not None else MAX_KEY
     params: list[str | int] = [request.query.fts(), min(top, high), low]
@@ -116,25 +128,26 @@ def _window(conn: sqlite3.Connection, request: SearchRequest, top: int) -> list[
         app = " AND c.app = ?"
         params.append(request.app)
     sql = (
-        f"SELECT capture_fts.rowid, bm25(capture_fts) FROM capture_fts{join} "
+        f"SELECT capture_fts.rowid FROM capture_fts{join} "
         f"WHERE capture_fts MATCH ? AND capture_fts.rowid < ? AND capture_fts.rowid >= ?{app} "
         "ORDER BY capture_fts.rowid DESC LIMIT ?"
     )
-    return [(key, score) for key, score in conn.execute(sql, (*params, WINDOW))]
+    return [key for (key,) in conn.execute(sql, (*params, WINDOW))]
 
 
-def _ranked(window: list[tuple[int, float]]) -> list[int]:
-    """The window's keys, best first: bm25 (lower is better) weighed by age in the window."""
+def _ranked(conn: sqlite3.Connection, query: Query, window: list[int]) -> list[int]:
+    """The window's keys, best first: relevance (:mod:`backend.relevance`) weighed by age, a
+    match :data:`RECENCY_SCALE_S` older than the window's newest counting half."""
     if not window:
         return []
-    newest = key_time(window[0][0])
-
-    def score(item: tuple[int, float]) -> tuple[float, int]:
-        key, bm25 = item
-        age = newest - key_time(key)
-        return bm25 / (1 + age / RECENCY_SCALE_S), -key
-
-    return [key for key, _ in sorted(window, key=score)]
+    texts = terms_by_key(conn, window)
+    relevance = scores([texts.get(key, "") for key in window], term_patterns(query))
+    newest = key_time(window[0])
+    weighed = [
+        (score / (1 + (newest - key_time(key)) / RECENCY_SCALE_S), key)
+        for key, score in zip(window, relevance, strict=True)
+    ]
+    return [key for _, key in sorted(weighed, key=lambda item: (-item[0], -item[1]))]
 
 
 def encode_cursor(cursor: SearchCursor) -> str:

@@ -16,6 +16,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from backend.catalog import COLUMNS, Capture, get_capture
 from backend.terms import index_terms, join_words
@@ -49,6 +50,22 @@ class CaptureText:
     def text(self) -> str:
         """The words as one text (see :func:`backend.terms.join_words`)."""
         return join_words(word.text for word in self.words)[0]
+
+
+WordRow = list[Any]  # a stored word, as decoded: [text, x, y, w, h, conf]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedWords:
+    """A text's capture and its words as stored, as search reads them."""
+
+    capture_id: str
+    rows: list[WordRow]
+
+    @property
+    def texts(self) -> list[str]:
+        """Each word's text."""
+        return [row[0] for row in self.rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +132,21 @@ def read_text(conn: sqlite3.Connection, capture_id: str) -> CaptureText | None:
     return None if current is None else current[1]
 
 
-def texts_by_key(conn: sqlite3.Connection, keys: Sequence[int]) -> dict[int, CaptureText]:
-    """The texts under these index keys."""
+def words_by_key(conn: sqlite3.Connection, keys: Sequence[int]) -> dict[int, KeyedWords]:
+    """The capture ids and words (as stored: rows, see :func:`pack_words`) under these keys."""
     marks = ", ".join("?" * len(keys))
-    sql = f"SELECT at_key, {TEXT_COLUMNS} FROM capture_text WHERE at_key IN ({marks})"
-    return {row[0]: _text(row[1:]) for row in conn.execute(sql, list(keys))}
+    sql = f"SELECT at_key, capture_id, words FROM capture_text WHERE at_key IN ({marks})"
+    return {
+        key: KeyedWords(capture_id, word_rows(blob))
+        for key, capture_id, blob in conn.execute(sql, list(keys))
+    }
+
+
+def terms_by_key(conn: sqlite3.Connection, keys: Sequence[int]) -> dict[int, str]:
+    """The index terms stored under these keys."""
+    marks = ", ".join("?" * len(keys))
+    sql = f"SELECT at_key, terms FROM capture_text WHERE at_key IN ({marks})"
+    return dict(conn.execute(sql, list(keys)).fetchall())
 
 
 def captures_by_id(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Capture]:
@@ -144,9 +171,15 @@ def pack_words(words: Sequence[Word]) -> bytes:
     return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+def word_rows(blob: bytes) -> list[WordRow]:
+    """The rows :func:`pack_words` stored."""
+    rows: list[WordRow] = json.loads(zlib.decompress(blob))
+    return rows
+
+
 def unpack_words(blob: bytes) -> list[Word]:
     """The words :func:`pack_words` stored."""
-    return [Word(*row) for row in json.loads(zlib.decompress(blob))]
+    return [Word(*row) for row in word_rows(blob)]
 
 
 def _current(conn: sqlite3.Connection, capture_id: str) -> tuple[int, CaptureText] | None:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.highlight import Highlight
 from backend.schemas import CaptureOut
 from backend.search import Hit
 from backend.text_catalog import CaptureText, Pending, Word
@@ -109,8 +108,8 @@ class SearchHit(BaseModel):
     def of(cls, hit: Hit) -> SearchHit:
         return cls(
             capture=CaptureOut.of(hit.capture),
-            snippet=hit.highlight.snippet,
-            boxes=_boxes(hit.highlight),
+            snippet=hit.snippet,
+            boxes=_boxes(hit),
         )
 
 
@@ -125,5 +124,5 @@ def _word(word: Word) -> WordIn:
     return WordIn(text=word.text, x=word.x, y=word.y, w=word.w, h=word.h, conf=word.conf)
 
 
-def _boxes(found: Highlight) -> list[Box]:
-    return [Box(x=w.x, y=w.y, w=w.w, h=w.h, text=w.text) for w in found.matched]
+def _boxes(hit: Hit) -> list[Box]:
+    return [Box(x=w.x, y=w.y, w=w.w, h=w.h, text=w.text) for w in hit.boxes]
