@@ -31,6 +31,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,16 @@ def set_client_role(role: str) -> None:
     """Name this process's client key pair (``private/<role>.key_secret``); default "client"."""
     global _client_role  # one role per process, set once at start
     _client_role = role
+
+
+def new_run(runtime_dir: Path) -> None:
+    """Forget every key of the runtime dir: the processes started next make new pairs.
+
+    The launcher calls it once at the start of a ``ctxbus up`` run, before it starts anything,
+    so each run has its own keys; within a run they stay, since long-lived sockets keep the
+    server key they connected with.
+    """
+    shutil.rmtree(runtime_dir / endpoints.CERTIFICATES, ignore_errors=True)
 
 
 # -- key files -------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ INDEXER_STATUS = "indexer.status"
 
 # -- components (``ComponentStatus.component``): the processes the launcher supervises ------------
 COMPONENT_MAIN = "main"
+COMPONENT_LAUNCHER = "launcher"
+COMPONENT_CLI = "cli"
 COMPONENT_FRONTEND = "frontend"
 COMPONENT_CAPTURE = "capture"
 COMPONENT_INDEXER = "indexer"

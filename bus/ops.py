@@ -78,6 +78,6 @@ class CaptureOps:
 
 
 class IndexerOps:
-    """The indexer, on ``Endpoints.indexer``: its state (the Clone snapshot of ``indexer.status``)."""
+    """The indexer, on ``Endpoints.indexer``: its state (Clone snapshot of ``indexer.status``)."""
 
     GET_STATUS: Final = Op("get_status", NoArgs, IndexerStatus)

@@ -7,7 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bus import Endpoints, SetupError, ensure_runtime_dir
+from bus import Endpoints, SetupError, curve, ensure_runtime_dir
+from bus import endpoints as names
 from frontend.service import run_frontend
 from frontend.settings import FrontendSettings
 from services.foundation.config import load_config
@@ -27,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dashboard; its exit status (78: fix the configuration or set-up)."""
+    curve.set_client_role(names.COMPONENT_FRONTEND)  # its own bus key pair (tcp mode)
     args = parse_args(argv)
     try:
         config = load_config(args.config, flags={"frontend.port": args.port})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from bus import BusError, Endpoints, SetupError
+from bus import BusError, Endpoints, SetupError, curve, endpoints
 from services.capture.service import CaptureService
 from services.capture.settings import CaptureSettings
 from services.foundation.config import Config, ConfigError, load_config
@@ -80,6 +80,7 @@ async def serve(settings: CaptureSettings, bus: Endpoints) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the capture process; its exit status (78: fix the configuration or set-up)."""
+    curve.set_client_role(endpoints.COMPONENT_CAPTURE)  # its own bus key pair (tcp mode)
     args = parser().parse_args(argv)
     try:
         config = config_from(args)

@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bus import Endpoints, SetupError
+from bus import Endpoints, SetupError, curve
+from bus import endpoints as names
 from services.cli import commands
 from services.cli.context import Context
 from services.cli.follow import follow_status
@@ -123,6 +124,7 @@ def dispatch(ctx: Context, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``ctxbus`` console script; returns the exit status."""
+    curve.set_client_role(names.COMPONENT_CLI)  # its own bus key pair (tcp mode)
     args = build_parser().parse_args(argv)
     # Not set_defaults: the shared parent's actions would take those defaults (see _common).
     out = Output(getattr(args, "json", False))

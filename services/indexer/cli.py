@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from bus import BusError, Endpoints, SetupError
+from bus import BusError, Endpoints, SetupError, curve, endpoints
 from services.foundation.config import Config, ConfigError, load_config
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.logconfig import configure_logging
@@ -68,6 +68,7 @@ async def serve(settings: IndexerSettings, bus: Endpoints) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the indexer process; its exit status (78: fix the configuration or set-up)."""
+    curve.set_client_role(endpoints.COMPONENT_INDEXER)  # its own bus key pair (tcp mode)
     args = parser().parse_args(argv)
     try:
         config = config_from(args)

@@ -1,6 +1,5 @@
 """``ctxbus up``: the launcher that starts and supervises main, the frontend and capture.
 
-- :mod:`.protocol`: its ops on ``Endpoints.launcher`` and their payloads.
 - :mod:`.component`: one supervised process (restart with backoff, give-up, stop).
 - :mod:`.specs`: what it starts, from the configuration.
 - :mod:`.service`: the loop: start, wait until ready, shut down in order.
@@ -12,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bus import Endpoints, SetupError, ensure_runtime_dir
+from bus import Endpoints, SetupError, curve, endpoints, ensure_runtime_dir
 from services.foundation.config import Config
 from services.foundation.logconfig import configure_logging
 from services.foundation.terminal import Output
@@ -32,6 +31,7 @@ def quiet_console() -> None:
 
 def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool) -> int:
     """``ctxbus up``: run until stopped; the exit status."""
+    curve.set_client_role(endpoints.COMPONENT_LAUNCHER)
     try:
         ensure_runtime_dir(config.runtime_dir)
         configure_logging("launcher", config.log_dir)  # a log dir others may write: SetupError

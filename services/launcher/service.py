@@ -27,6 +27,7 @@ from bus import (
     Publisher,
     Replier,
     StateFollower,
+    curve,
     endpoints,
 )
 from bus.messages import ComponentList
@@ -178,6 +179,8 @@ class Launcher:
             with InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher"):
                 for stale in await asyncio.to_thread(self.records.end_stale):
                     log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
+                if self.bus.transport == "tcp":
+                    curve.new_run(self.bus.runtime_dir)  # this run's own keys
                 return await self._run_locked()
         finally:
             self.publisher.close()

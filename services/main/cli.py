@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 import zmq.asyncio
 
-from bus import BusError, SetupError, endpoints
+from bus import BusError, SetupError, curve, endpoints
 from services.foundation.config import Config, ConfigError, load_config
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.logconfig import configure_logging
@@ -67,6 +67,7 @@ def run(settings: MainSettings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m services.main``: its exit status (78: fix the configuration or set-up)."""
+    curve.set_client_role(endpoints.COMPONENT_MAIN)  # its own bus key pair (tcp mode)
     args = parser().parse_args(argv)
     try:
         config = config_from(args)

@@ -315,3 +315,15 @@ async def test_another_local_user_gets_no_answer(served: Endpoints) -> None:
         "no_key": False,
         "own_key": False,
     }
+
+
+def test_a_new_run_makes_new_keys(runtime_dir: Path) -> None:
+    """After new_run (the launcher's start), servers and clients get fresh pairs; old ones go."""
+    server = curve.Keys.server(runtime_dir, "main")
+    client = curve.Keys.load_or_create(runtime_dir, "frontend")
+    assert curve.Keys.server(runtime_dir, "main") == server  # stable within a run
+    curve.new_run(runtime_dir)
+    assert curve.Keys.server(runtime_dir, "main").public != server.public
+    assert curve.Keys.load_or_create(runtime_dir, "frontend").public != client.public
+    registered = list((runtime_dir / "certificates" / "clients").iterdir())
+    assert [path.name for path in registered] == ["frontend.key"]
