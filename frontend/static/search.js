@@ -61,7 +61,8 @@
       cursor = page.next_cursor;
       more.hidden = !cursor;
       const count = grid.children.length;
-      note.textContent = count ? `${count}${cursor ? "+" : ""} captures match` : `nothing found for “${query}”`;
+      const shown = `${count}${cursor ? "+" : ""} ${count === 1 && !cursor ? "capture matches" : "captures match"}`;
+      note.textContent = count ? shown : `nothing found for “${query}”`;
     } catch (exc) {
       if (mine === view) note.textContent = `search failed: ${exc.message}`;
     } finally {
@@ -75,8 +76,8 @@
 
   // The picture with the matched words' boxes over it: the frame has the capture's aspect ratio,
   // so a box placed in percentages of the capture's size lands on its word at any scale.
-  function framed(capture, boxes, src, className, boxId) {
-    const img = el("img", { src, alt: `capture ${when(capture.captured_at)}`, loading: "lazy" });
+  function framed(capture, boxes, src, className, boxId, loading = "lazy") {
+    const img = el("img", { src, alt: `capture ${when(capture.captured_at)}`, loading });
     const frame = el("div", { className }, [img]);
     frame.style.aspectRatio = `${capture.width} / ${capture.height}`;
     frame.style.setProperty("--ratio", `${capture.width} / ${capture.height}`);
@@ -130,7 +131,7 @@
       open(hit) {
         const capture = hit.capture;
         const image = `/api/captures/${encodeURIComponent(capture.id)}/image`;
-        holder.replaceChildren(framed(capture, hit.boxes, image, "sr-frame sr-full", "search-viewer-box"));
+        holder.replaceChildren(framed(capture, hit.boxes, image, "sr-frame sr-full", "search-viewer-box", "eager"));
         const where = [capture.app, capture.title].filter(Boolean).join(" · ");
         facts.textContent = `${when(capture.captured_at)}${where ? ` · ${where}` : ""} · ${hit.boxes.length} matched words`;
         dialog.showModal();

@@ -100,6 +100,8 @@ async def test_search_shows_tile_with_highlight_and_opens_it(
     await expect(viewer).to_be_visible()
     image = viewer.locator("img")
     await expect(image).to_have_attribute("src", f"/api/captures/{capture_id}/image")
+    loaded = f"img => img.complete && img.naturalWidth === {SIZE[0]}"  # the picture itself shows
+    await page.wait_for_function(loaded, arg=await image.element_handle(), timeout=UI_TIMEOUT)
     await expect(viewer.get_by_test_id("search-viewer-box")).to_have_count(1)
     await assert_over_word(viewer.get_by_test_id("search-viewer-box"), image)
 
