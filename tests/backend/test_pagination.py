@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.backend.conftest import Running, encode_image, upload
+import pytest
+
+from tests.backend.conftest import Running, Serve, encode_image, upload
+
+
+@pytest.fixture
+async def running(serve: Serve) -> AsyncIterator[Running]:
+    """The backend, without age-based retention: these captures are dated 1970, and the
+    first retention pass (once the start-up sweep ends) would race the test for them."""
+    async with serve(retention_days=1_000_000.0) as running:
+        yield running
 
 
 async def _pages(running: Running, **params: Any) -> list[list[float]]:
