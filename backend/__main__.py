@@ -47,6 +47,7 @@ DATA_DIR_HINT = "choose another with data_dir in config.toml, CTXBUS_DATA_DIR or
 def main() -> int:
     configure_logging("backend")
     log = structlog.get_logger("backend")
+    log.info("imports_done")  # a start-up milestone (bench); the app is imported next
     try:
         config = BackendConfig.from_env()
     except (KeyError, ValueError) as exc:

@@ -55,6 +55,7 @@ class BackendServer(uvicorn.Server):
 
     def __init__(self, config: BackendConfig, sock: socket.socket) -> None:
         app = load_factory(config.app)(config)
+        log.info("app_built")  # a start-up milestone (bench)
         uv_config = uvicorn.Config(
             app,
             lifespan="on",

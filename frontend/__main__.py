@@ -7,6 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import structlog
+
 from bus import Endpoints, SetupError, curve, ensure_runtime_dir
 from bus import endpoints as names
 from frontend.service import run_frontend
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, flags={"frontend.port": args.port})
         endpoints = Endpoints.from_env(ensure_runtime_dir(config.runtime_dir))
         configure_logging("frontend", config.log_dir)  # a log dir others may write: SetupError
+        structlog.get_logger("frontend").info("imports_done")  # a start-up milestone (bench)
     except SetupError as exc:
         sys.stderr.write(f"frontend: {exc}\n")
         return EXIT_CONFIG  # permanent: the launcher does not restart it

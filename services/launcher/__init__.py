@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import structlog
+
 from bus import Endpoints, SetupError, curve, endpoints, ensure_runtime_dir
 from services.foundation.config import Config
 from services.foundation.logconfig import configure_logging
@@ -39,6 +41,7 @@ def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool
         out.error(str(exc))
         return 2
     quiet_console()
+    structlog.get_logger("launcher").info("imports_done")  # a start-up milestone (bench)
     try:
         return asyncio.run(launch(config, bus, Report(out), open_browser))
     except SetupError as exc:

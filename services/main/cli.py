@@ -54,6 +54,7 @@ def run(settings: MainSettings) -> int:
     """Run main until it is stopped; the process exit status."""
     try:
         configure_logging("main", settings.log_dir)  # a log dir others may write: SetupError
+        structlog.get_logger("main").info("imports_done")  # a start-up milestone (bench)
         asyncio.run(MainService(settings).run())
     except BusError as exc:
         structlog.get_logger("main").error("cannot_start", error=str(exc))
