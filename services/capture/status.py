@@ -12,7 +12,6 @@ the backend's disk is full does not hide the backend's problem.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Literal
 
@@ -21,19 +20,18 @@ import structlog
 
 from bus import Publisher, endpoints
 from bus.messages import CaptureCounters, CaptureState, CaptureStatus, WindowReading
+from services.foundation.status import StatusBoard as Board
 
 DiskPlace = Literal["backend", "spool"]
 
 log = structlog.get_logger("capture.status")
 
-STATUS_EVERY = 1.0  # seconds between publications of changed counters
 
-
-class StatusBoard:
+class StatusBoard(Board[CaptureStatus]):
     """Current state, counters and last error; publishes them as ``capture.status``."""
 
     def __init__(self, publisher: Publisher, interval: float) -> None:
-        self.publisher = publisher
+        super().__init__(publisher, endpoints.CAPTURE_STATUS)
         self.interval = interval
         self.state: CaptureState = "starting"
         self.counters = CaptureCounters()
@@ -43,18 +41,16 @@ class StatusBoard:
         self.full_disks: set[DiskPlace] = set()
         self.window: WindowReading = "unknown"
         self.window_reason: str | None = None
-        self._latest: CaptureStatus | None = None
-        self._dirty = True
 
     def count(self, counter: str, amount: int = 1) -> None:
         """Add ``amount`` to one of the :class:`CaptureCounters`."""
         setattr(self.counters, counter, getattr(self.counters, counter) + amount)
-        self._dirty = True
+        self.changed()
 
     def error(self, message: str) -> None:
         """Remember ``message`` as the last error (published with the next status)."""
         self.last_error = message
-        self._dirty = True
+        self.changed()
 
     def disk_full(self, place: DiskPlace, full: bool) -> None:
         """Record whether the disk at ``place`` (the backend's, the spool's) is full."""
@@ -66,7 +62,7 @@ class StatusBoard:
         else:
             log.info("disk_space_back", place=place)
             self.full_disks.discard(place)
-        self._dirty = True
+        self.changed()
 
     def windows(self, unavailable_reason: str | None) -> None:
         """Record whether the active window can be read (logged once per change)."""
@@ -75,13 +71,13 @@ class StatusBoard:
             return
         log.info("window_reading", window=reading, reason=unavailable_reason)
         self.window, self.window_reason = reading, unavailable_reason
-        self._dirty = True
+        self.changed()
 
     def spool(self, frames: int, size: int) -> None:
         """Record the spool's current size."""
         if (frames, size) != (self.spool_frames, self.spool_bytes):
             self.spool_frames, self.spool_bytes = frames, size
-            self._dirty = True
+            self.changed()
 
     async def set_state(self, state: CaptureState, reason: str | None = None) -> None:
         """Move to ``state``, publishing at once if it changed; ``reason`` is the last error."""
@@ -93,9 +89,8 @@ class StatusBoard:
         self.state = state
         await self.publish()
 
-    async def publish(self) -> CaptureStatus:
-        """Publish the current status; returns the stamped event."""
-        event = CaptureStatus(
+    def current(self) -> CaptureStatus:
+        return CaptureStatus(
             state=self.state,
             pid=os.getpid(),
             interval_s=self.interval,
@@ -107,19 +102,3 @@ class StatusBoard:
             window=self.window,
             window_reason=self.window_reason,
         )
-        self._dirty = False
-        self._latest = await self.publisher.publish(endpoints.CAPTURE_STATUS, event)
-        return self._latest
-
-    async def snapshot(self) -> CaptureStatus:
-        """The latest published status, publishing first if anything changed since."""
-        if self._dirty or self._latest is None:
-            return await self.publish()
-        return self._latest
-
-    async def run(self) -> None:
-        """Publish changed counters every ``STATUS_EVERY`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(STATUS_EVERY)
-            if self._dirty:
-                await self.publish()

@@ -7,7 +7,6 @@ latest published event with its ``seq``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 from collections import deque
@@ -16,58 +15,55 @@ import structlog
 
 from bus import Publisher, endpoints
 from bus.messages import IndexerState, IndexerStatus
+from services.foundation.status import StatusBoard as Board
 
 log = structlog.get_logger("indexer.status")
 
-STATUS_EVERY = 1.0  # seconds between publications of changed counters
 RECENT_FRAMES = 32  # frames in the per-frame CPU median
 
 
-class StatusBoard:
+class StatusBoard(Board[IndexerStatus]):
     """Current state, counters and reason; publishes them as ``indexer.status``."""
 
     def __init__(self, publisher: Publisher) -> None:
-        self.publisher = publisher
+        super().__init__(publisher, endpoints.INDEXER_STATUS)
         self.state: IndexerState = "starting"
         self.reason: str | None = None
-        self.current: str | None = None
+        self.current_capture: str | None = None
         self.engine: str | None = None
         self.queued = 0
         self.done = 0
         self.failed = 0
         self._cpu_ms: deque[float] = deque(maxlen=RECENT_FRAMES)
-        self._latest: IndexerStatus | None = None
-        self._dirty = True
 
     def count(self, *, done: int = 0, failed: int = 0) -> None:
         self.done += done
         self.failed += failed
-        self._dirty = True
+        self.changed()
 
     def frame_cpu(self, seconds: float) -> None:
         """Record the OCR CPU time of one frame."""
         self._cpu_ms.append(seconds * 1000)
-        self._dirty = True
+        self.changed()
 
     def set_queued(self, queued: int) -> None:
         if queued != self.queued:
             self.queued = queued
-            self._dirty = True
+            self.changed()
 
     async def set_state(
         self, state: IndexerState, reason: str | None = None, current: str | None = None
     ) -> None:
         """Move to ``state`` (with ``reason``, working on ``current``), published if it changed."""
-        if (state, reason, current) == (self.state, self.reason, self.current):
+        if (state, reason, current) == (self.state, self.reason, self.current_capture):
             return
         if (state, reason) != (self.state, self.reason):
             log.info("indexer_state", state=state, previous=self.state, reason=reason)
-        self.state, self.reason, self.current = state, reason, current
+        self.state, self.reason, self.current_capture = state, reason, current
         await self.publish()
 
-    async def publish(self) -> IndexerStatus:
-        """Publish the current status; returns the stamped event."""
-        event = IndexerStatus(
+    def current(self) -> IndexerStatus:
+        return IndexerStatus(
             state=self.state,
             pid=os.getpid(),
             queued=self.queued,
@@ -75,22 +71,6 @@ class StatusBoard:
             failed=self.failed,
             per_frame_ms=round(statistics.median(self._cpu_ms), 1) if self._cpu_ms else None,
             reason=self.reason,
-            current=self.current,
+            current=self.current_capture,
             engine=self.engine,
         )
-        self._dirty = False
-        self._latest = await self.publisher.publish(endpoints.INDEXER_STATUS, event)
-        return self._latest
-
-    async def snapshot(self) -> IndexerStatus:
-        """The latest published status, publishing first if anything changed since."""
-        if self._dirty or self._latest is None:
-            return await self.publish()
-        return self._latest
-
-    async def run(self) -> None:
-        """Publish changed counters every ``STATUS_EVERY`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(STATUS_EVERY)
-            if self._dirty:
-                await self.publish()
