@@ -4,7 +4,9 @@ The floor is what any FastAPI app pays: a fresh ``python`` that imports fastapi 
 serves one ``GET /health`` (on a socket the bench bound, so the request waits in the backlog and
 no polling is needed). ``ctxbus up`` is timed from spawn to its ``ready`` line: main, the backend,
 the frontend (and capture) all started and the dashboard serving. Also printed: each process's
-resident memory once ready.
+resident memory once ready, and where the time goes: the timeline of the median run (every
+process's start-up milestones from the log files, :mod:`bench._timeline`) and each process's
+imports by package (``python -X importtime``). All of it is written to ``docs/benchmarks.md``.
 
 Goals: up/floor <= 1.5; main <= 30 MB RSS.
 """
@@ -24,10 +26,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
+
+from bench._report import write_section
+from bench._timeline import IMPORT_RUNS, Mark, critical_path, import_costs, timeline
+from services.foundation.backend_contract import BackendConfig
 
 RUNS = 5
 READY_TIMEOUT = 60.0
@@ -35,6 +42,19 @@ STOP_TIMEOUT = 40.0
 RATIO_GOAL = 1.5
 MAIN_RSS_GOAL_MB = 30.0
 REPO = Path(__file__).resolve().parents[1]
+HEADING = "## Start-up"
+# What each process imports before it can do its work (`--help` exits right after them).
+IMPORTS = {
+    "floor": ["-c", "import fastapi, uvicorn"],
+    "launcher": ["-c", "import services.cli, services.launcher"],
+    "main": ["-m", "services.main", "--help"],
+    "backend": ["-c", "import backend.__main__, backend.app"],
+    "frontend": ["-m", "frontend", "--help"],
+}
+TOP_PACKAGES = 6
+BUS_PROCESS = (
+    "import sys; sys.modules['rich'] = None; import asyncio, zmq.asyncio, structlog, msgspec"
+)
 
 FLOOR_APP = """
 import socket, sys
@@ -48,17 +68,18 @@ uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 """
 
 
-def floor_once() -> float:
-    """Seconds from spawning the floor app to the answer of its first /health."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
+def served_once(
+    argv: list[str], listener: socket.socket, env: dict[str, str] | None, *, quiet: bool = False
+) -> float:
+    """Seconds from spawning ``argv`` (handed ``listener``) to the answer of its first /health.
+
+    The socket is bound and listening before the spawn, so the request waits in the backlog
+    until the process accepts: no polling.
+    """
     port = listener.getsockname()[1]
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_APP, str(listener.fileno())],
-        pass_fds=(listener.fileno(),),
-    )
+    stderr = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(argv, pass_fds=(listener.fileno(),), env=env, stderr=stderr)
     try:
         response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=READY_TIMEOUT)
         elapsed = time.perf_counter() - started
@@ -67,7 +88,46 @@ def floor_once() -> float:
     finally:
         proc.terminate()
         proc.wait(STOP_TIMEOUT)
-        listener.close()
+
+
+def bus_process_once() -> float:
+    """Seconds for a python that only imports what every bus process needs, then exits: the
+    least each of the launcher and main can take before it spawns the next process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", BUS_PROCESS], check=True)
+    return time.perf_counter() - started
+
+
+def loopback_listener() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
+
+
+def floor_once() -> float:
+    """Seconds from spawning the floor app to the answer of its first /health."""
+    with loopback_listener() as listener:
+        argv = [sys.executable, "-c", FLOOR_APP, str(listener.fileno())]
+        return served_once(argv, listener, None)
+
+
+def backend_once() -> float:
+    """The same for ``python -m backend`` alone (as main spawns it, without main): the part of
+    start-up that is the backend's own, whatever starts it."""
+    with private_dirs() as env, loopback_listener() as listener:
+        data_dir = Path(env["CTXBUS_DATA_DIR"])
+        data_dir.mkdir(mode=0o700)
+        config = BackendConfig(
+            port=listener.getsockname()[1],
+            token="bench",
+            instance="bench-startup",
+            data_dir=data_dir,
+            log_dir=Path(env["CTXBUS_LOG_DIR"]),
+            listen_fd=listener.fileno(),
+        )
+        argv = [sys.executable, "-m", "backend"]
+        return served_once(argv, listener, env | config.to_env(), quiet=True)  # its log lines
 
 
 @contextmanager
@@ -120,9 +180,17 @@ def rss_by_role(ready: dict[str, object], launcher: int) -> dict[str, float]:
     return found
 
 
-def up_once() -> tuple[float, dict[str, float]]:
-    """Seconds from spawning `ctxbus up` to its ready line, and the RSS of its processes."""
+@dataclass(frozen=True, slots=True)
+class Run:
+    elapsed: float  # seconds from spawning `ctxbus up` to its ready line
+    memory: dict[str, float]  # resident MB by role once ready
+    marks: list[Mark]
+
+
+def up_once() -> Run:
+    """One `ctxbus up` until its ready line: the time, the RSS of its processes, the timeline."""
     with private_dirs() as env:
+        spawned = time.time()
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--json"],
@@ -136,10 +204,12 @@ def up_once() -> tuple[float, dict[str, float]]:
             elapsed = time.perf_counter() - started
             if ready.get("ctxbus") != "ready":
                 raise RuntimeError(f"ctxbus up did not get ready: {ready}")
-            return elapsed, rss_by_role(ready, proc.pid)
+            memory = rss_by_role(ready, proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(STOP_TIMEOUT)
+        log_dir = Path(env["CTXBUS_LOG_DIR"])
+        return Run(elapsed, memory, timeline(log_dir, proc.pid, spawned, spawned + elapsed))
 
 
 def compile_packages() -> None:
@@ -149,27 +219,149 @@ def compile_packages() -> None:
         compileall.compile_dir(REPO / package, quiet=1)
 
 
+def timeline_lines(marks: list[Mark]) -> list[str]:
+    lines = [
+        "| ms since `ctxbus up` | process | milestone | ms since its spawn |",
+        "|---:|---|---|---:|",
+    ]
+    for mark in marks:
+        own = "" if mark.since_spawn is None else f"{mark.since_spawn * 1000:.0f}"
+        lines.append(f"| {mark.at * 1000:.0f} | {mark.process} | {mark.milestone} | {own} |")
+    return lines
+
+
+def path_lines(runs: list[Run]) -> list[str]:
+    """The serial chain, each step's median over the runs."""
+    steps = [critical_path(run.marks) for run in runs]
+    lines = ["| step of the serial chain | median ms |", "|---|---:|"]
+    for i, (what, _) in enumerate(steps[0]):
+        lines.append(f"| {what} | {ms(statistics.median(s[i][1] for s in steps))} |")
+    return lines
+
+
+def import_lines() -> list[str]:
+    lines = ["| process | imports (ms) | largest, by top-level package (ms) |", "|---|---:|---|"]
+    for name, args in IMPORTS.items():
+        total, packages = import_costs(args)
+        top = ", ".join(f"{pkg} {sec * 1000:.0f}" for pkg, sec in packages[:TOP_PACKAGES])
+        lines.append(f"| {name} | {total * 1000:.0f} | {top} |")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    floors: list[float]
+    backends: list[float]  # python -m backend alone
+    bus_processes: list[float]  # python importing asyncio, zmq, structlog, msgspec
+    runs: list[Run]
+
+    @property
+    def ups(self) -> list[float]:
+        return [run.elapsed for run in self.runs]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def summary_lines(samples: Samples) -> list[str]:
+    floor, up = statistics.median(samples.floors), statistics.median(samples.ups)
+    backend = statistics.median(samples.backends)
+    bus = statistics.median(samples.bus_processes)
+    least = 2 * bus + backend
+    ratio = up / floor
+    verdict = "ok" if ratio <= RATIO_GOAL else "over goal"
+    memory = samples.runs[-1].memory
+    main_mb = memory.get("main", float("nan"))
+    main_verdict = "ok" if main_mb <= MAIN_RSS_GOAL_MB else "over goal"
+    return [
+        f"- floor (python + fastapi/uvicorn import + one /health): median {ms(floor)} ms "
+        f"(runs: {', '.join(map(ms, samples.floors))})",
+        f"- `python -m backend` alone, spawn to its first /health: median {ms(backend)} ms "
+        f"({backend / floor:.2f}x the floor; runs: {', '.join(map(ms, samples.backends))})",
+        f"- `ctxbus up` until its ready line: median {ms(up)} ms "
+        f"(runs: {', '.join(map(ms, samples.ups))})",
+        f"- ratio up/floor: **{ratio:.2f}** (goal <= {RATIO_GOAL}: {verdict})",
+        f"- least a chain of three processes can take (launcher and main as a bare python "
+        f"importing asyncio, zmq, structlog and msgspec, {ms(bus)} ms each, then the backend "
+        f"alone): {ms(least)} ms, {least / floor:.2f}x the floor",
+        f"- main RSS {main_mb:.1f} MB (goal <= {MAIN_RSS_GOAL_MB:g} MB: {main_verdict})",
+        "- resident memory once ready (last run): "
+        + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sorted(memory.items())),
+    ]
+
+
+NOTES = (
+    "Where the time goes beyond the floor: three Python processes in series, each paying its "
+    "interpreter and imports before it spawns the next. The launcher's include the CLI's "
+    "(`services.cli`); main's are asyncio, zmq, structlog, msgspec and all of `bus/` "
+    "(`services.foundation.config` and `private_dirs` import the `bus` package, which imports "
+    "every bus module and zmq); the backend's are the floor's, its app (`backend/` modules, "
+    "pydantic schemas, PIL) and all of `bus/` too (for `bus.errors` via `private_dirs`). The "
+    "frontend is spawned with main and serves before the backend does: off the chain, but on "
+    "two cores it competes with main and the backend for the CPU (spawning it only once main "
+    "answered measured no different: 1062 vs 1051 ms, median of 10 interleaved runs each at "
+    "load 3.6). The warm standby is spawned once the first backend serves, after the ready "
+    "line. The figures swing with the load of this shared machine: compare within one run."
+)
+
+
+def tree_state() -> str:
+    """The commit measured (``-dirty``: with uncommitted changes)."""
+    result = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    return result.stdout.strip() or "no git"
+
+
+def section(samples: Samples, imports: list[str]) -> str:
+    median_run = sorted(samples.runs, key=lambda r: r.elapsed)[len(samples.runs) // 2]
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"`python -m bench startup` at {tree_state()}, {len(samples.runs)} runs, each "
+            f"interleaved with the floor and the backend alone, {time.strftime('%Y-%m-%d')}, "
+            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end.",
+            "",
+            *summary_lines(samples),
+            "",
+            "Where it goes: the chain launcher → main → backend is serial (main owns the port "
+            "and spawns the backend); the frontend, spawned with main, is off it.",
+            "",
+            *path_lines(samples.runs),
+            "",
+            NOTES,
+            "",
+            f"Timeline of the median run ({ms(median_run.elapsed)} ms), from each process's log "
+            "events (``imports_done`` is logged right after a process's imports and its "
+            "configuration; spawn times are the parent's ``child_started``):",
+            "",
+            *timeline_lines(median_run.marks),
+            "",
+            "Imports of each process alone (`python -X importtime`, the fastest of "
+            f"{IMPORT_RUNS} runs; self time summed by top-level package):",
+            "",
+            *imports,
+        ]
+    )
+
+
 def main() -> None:
     compile_packages()
-    floors: list[float] = []
-    ups: list[float] = []
-    memory: dict[str, float] = {}
-    for _ in range(RUNS):  # interleaved: both see the same machine load
-        floors.append(floor_once())
-        elapsed, memory = up_once()
-        ups.append(elapsed)
-    floor, up = statistics.median(floors), statistics.median(ups)
-    ratio = up / floor
-    print(f"floor (python + fastapi/uvicorn import + one /health): median {floor * 1000:.0f} ms")
-    print(f"ctxbus up until ready:                                 median {up * 1000:.0f} ms")
-    verdict = "ok" if ratio <= RATIO_GOAL else "over goal"
-    print(f"ratio up/floor: {ratio:.2f} (goal <= {RATIO_GOAL}: {verdict})")
-    print("resident memory once ready (last run):")
-    for name, mb in sorted(memory.items()):
-        print(f"  {name:<20} {mb:6.1f} MB")
-    main_mb = memory.get("main", float("nan"))
-    verdict = "ok" if main_mb <= MAIN_RSS_GOAL_MB else "over goal"
-    print(f"main RSS {main_mb:.1f} MB (goal <= {MAIN_RSS_GOAL_MB:g} MB: {verdict})")
+    samples = Samples([], [], [], [])
+    for _ in range(RUNS):  # interleaved: all see the same machine load
+        samples.floors.append(floor_once())
+        samples.backends.append(backend_once())
+        samples.bus_processes.append(bus_process_once())
+        samples.runs.append(up_once())
+    text = section(samples, import_lines())
+    print(text)
+    write_section(HEADING, text)
 
 
 if __name__ == "__main__":
