@@ -33,8 +33,13 @@ from backend.catalog import (
     list_captures,
     record_thumbnail,
 )
-from backend.errors import ApiError, BadRequest, NotFound, StorageDamaged
-from backend.ids import is_capture_id
+from backend.errors import (
+    ApiError,
+    BadRequest,
+    StorageDamaged,
+    capture_not_found,
+    check_capture_id,
+)
 from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbnail
 from backend.ingest import OnScreen, Upload, ingest
 from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
@@ -210,10 +215,10 @@ async def read_thumbnail(request: Request, capture_id: CaptureId) -> Response:
 async def remove_capture(request: Request, capture_id: CaptureId) -> Response:
     """Delete a capture, its image and its thumbnail; works on a full disk too."""
     backend = get_backend(request)
-    _check_id(capture_id)
+    check_capture_id(capture_id)
     deleted = await backend.deleter.delete(partial(delete_one, capture_id=capture_id))
     if not deleted:
-        raise _not_found(capture_id)
+        raise capture_not_found(capture_id)
     await asyncio.to_thread(backend.reserve.ensure)
     return Response(status_code=204)
 
@@ -237,10 +242,10 @@ async def remove_app_captures(
 
 
 async def _find(backend: Backend, capture_id: str) -> Capture:
-    _check_id(capture_id)
+    check_capture_id(capture_id)
     capture = await backend.db.read(partial(get_capture, capture_id=capture_id))
     if capture is None:
-        raise _not_found(capture_id)
+        raise capture_not_found(capture_id)
     return capture
 
 
@@ -248,7 +253,7 @@ def _read_intact(backend: Backend, capture: Capture) -> bytes:
     """The capture's image bytes; 404 if the file is gone, 500 if it is not what was stored."""
     data = backend.store.read(backend.store.image_path(capture.id, capture.content_type))
     if data is None:
-        raise _not_found(capture.id)
+        raise capture_not_found(capture.id)
     if len(data) != capture.bytes:
         raise _damaged(capture, f"{len(data)} bytes on disk, {capture.bytes} stored")
     if hashlib.sha256(data).hexdigest() != capture.sha256:
@@ -289,19 +294,3 @@ def _damaged(capture: Capture, how: str) -> StorageDamaged:
 def _immutable(data: bytes, media_type: str, digest: str) -> Response:
     headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{digest[:32]}"'}
     return Response(data, media_type=media_type, headers=headers)
-
-
-def _check_id(capture_id: str) -> None:
-    if not is_capture_id(capture_id):
-        raise BadRequest(
-            "invalid_id",
-            f"{capture_id[:40]!r} is not a capture id; ids are 26-character ULIDs "
-            "as returned by POST /api/captures",
-        )
-
-
-def _not_found(capture_id: str) -> NotFound:
-    return NotFound(
-        "not_found",
-        f"no capture {capture_id}; it was deleted or removed by retention (list /api/captures)",
-    )

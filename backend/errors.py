@@ -34,6 +34,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from backend.ids import is_capture_id
+
 log = structlog.get_logger(__name__)
 
 
@@ -59,6 +61,24 @@ class Unauthorized(ApiError):
 
 class NotFound(ApiError):
     status = 404
+
+
+def check_capture_id(capture_id: str) -> None:
+    """:class:`BadRequest` unless ``capture_id`` is a capture id."""
+    if not is_capture_id(capture_id):
+        raise BadRequest(
+            "invalid_id",
+            f"{capture_id[:40]!r} is not a capture id; ids are 26-character ULIDs "
+            "as returned by POST /api/captures",
+        )
+
+
+def capture_not_found(capture_id: str) -> NotFound:
+    """The 404 for a capture that is not (or no longer) stored."""
+    return NotFound(
+        "not_found",
+        f"no capture {capture_id}; it was deleted or removed by retention (list /api/captures)",
+    )
 
 
 class Conflict(ApiError):

@@ -18,8 +18,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from backend.errors import BadRequest, NotFound
-from backend.ids import is_capture_id
+from backend.errors import BadRequest, NotFound, capture_not_found, check_capture_id
 from backend.runtime import get_backend
 from backend.schemas import ErrorOut
 from backend.text_catalog import CaptureText, Word, backlog, read_text, store_text
@@ -61,13 +60,13 @@ async def read_backlog(
 )
 async def put_text(request: Request, capture_id: CaptureId) -> JSONResponse:
     """Store an engine's text of a capture, once per engine version."""
-    _check_id(capture_id)
+    check_capture_id(capture_id)
     backend = get_backend(request)
     body = await read_body(request, MAX_TEXT_BYTES)
     text = _parse(capture_id, body)
     stored = await backend.db.write(partial(store_text, text=text))
     if stored is None:
-        raise _no_capture(capture_id)
+        raise capture_not_found(capture_id)
     out = TextOut.of(stored.text).model_dump()
     return JSONResponse(out, status_code=201 if stored.created else 200)
 
@@ -75,7 +74,7 @@ async def put_text(request: Request, capture_id: CaptureId) -> JSONResponse:
 @router.get("/{capture_id}/text", response_model=TextOut)
 async def get_text(request: Request, capture_id: CaptureId) -> TextOut:
     """The text stored for a capture (its words with boxes, and as one text)."""
-    _check_id(capture_id)
+    check_capture_id(capture_id)
     stored = await get_backend(request).db.read(partial(read_text, capture_id=capture_id))
     if stored is None:
         raise NotFound(
@@ -103,19 +102,3 @@ def _parse(capture_id: str, body: bytes) -> CaptureText:
         Word(_CONTROL.sub(" ", w.text).strip(), w.x, w.y, w.w, w.h, w.conf) for w in given.words
     ]
     return CaptureText(capture_id, given.engine, given.lang, words, given.failed)
-
-
-def _check_id(capture_id: str) -> None:
-    if not is_capture_id(capture_id):
-        raise BadRequest(
-            "invalid_id",
-            f"{capture_id[:40]!r} is not a capture id; ids are 26-character ULIDs "
-            "as returned by POST /api/captures",
-        )
-
-
-def _no_capture(capture_id: str) -> NotFound:
-    return NotFound(
-        "not_found",
-        f"no capture {capture_id}; it was deleted or removed by retention (list /api/captures)",
-    )
