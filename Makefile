@@ -9,8 +9,10 @@ PY := .venv/bin/python
 # the indexer (without them it says `unavailable` and everything else runs).
 RUN_APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 # ... and those the tests need on top: an X server, X clients to draw on it (xsetroot is in
-# x11-xserver-utils), the browser Playwright drives.
-APT_PACKAGES := $(RUN_APT_PACKAGES) xvfb x11-apps x11-xserver-utils xdotool openbox chromium
+# x11-xserver-utils), a window manager, the browser Playwright drives, a Chinese font to draw
+# the text the indexer's tests read.
+APT_PACKAGES := $(RUN_APT_PACKAGES) xvfb x11-apps x11-xserver-utils xdotool openbox chromium \
+	fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck pytest bench venv uv sysdeps run-sysdeps apt-install clean

@@ -24,3 +24,15 @@ def encoded(image: Image.Image, format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=format)
     return buffer.getvalue()
+
+
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # fonts-wqy-microhei (make test)
+CHINESE_LINE = "搜索屏幕上的文字"  # "search the text on the screen"
+
+
+def chinese_page(line: str = CHINESE_LINE, size: tuple[int, int] = (900, 160)) -> Image.Image:
+    """A white picture with one line of Simplified Chinese in black."""
+    image = Image.new("RGB", size, "white")
+    font = ImageFont.truetype(CJK_FONT, 48)
+    ImageDraw.Draw(image).text((40, 50), line, "black", font)
+    return image

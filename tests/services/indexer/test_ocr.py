@@ -6,7 +6,7 @@ import pytest
 
 from services.indexer import ocr
 from services.indexer.regions import Box
-from tests.services.indexer.pictures import KNOWN_WORDS, encoded, page
+from tests.services.indexer.pictures import CHINESE_LINE, KNOWN_WORDS, chinese_page, encoded, page
 
 LANGUAGES = "eng+chi_sim"
 
@@ -35,6 +35,15 @@ async def test_reads_known_words_with_boxes(engine: ocr.Engine) -> None:
     assert 10 < kangaroo.h < 40
     assert 50 < kangaroo.conf <= 100
     assert reading.cpu_s > 0
+
+
+async def test_reads_simplified_chinese(engine: ocr.Engine) -> None:
+    """A line of Simplified Chinese is read with chi_sim (the original app's users write both)."""
+    reading = await ocr.read(engine, chinese_page())
+    text = "".join(word.text for word in reading.words)
+    assert "搜索" in text
+    assert "文字" in text
+    assert sum(ch in text for ch in CHINESE_LINE) >= len(CHINESE_LINE) - 1
 
 
 async def test_regions_are_read_in_one_run_and_mapped_back(engine: ocr.Engine) -> None:
