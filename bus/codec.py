@@ -89,6 +89,13 @@ def decode_request(frames: list[bytes]) -> Request:
             "too_large",
             f"the request is {len(frame)} bytes; the limit is {endpoints.MAX_MESSAGE_BYTES}",
         )
+    try:  # the usual case in one decode; anything else is told apart below
+        request = _request_decoder.decode(frame)
+    except _UNREADABLE:
+        pass
+    else:
+        if request.v == endpoints.PROTOCOL_VERSION:
+            return request
     try:
         probe = _probe_decoder.decode(frame)
     except _UNREADABLE as exc:

@@ -23,15 +23,17 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from bus import curve, endpoints
+from bus import curve, eager, endpoints
 from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
 from bus.errors import NO_READER, OpError, ProtocolError, SetupError
+from bus.frames import receive_frames, send_frames
+from bus.messages import Request
 from bus.ops import Op
 
 log = structlog.get_logger("bus.replier")
 
 # Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
-_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 DRAIN_BATCH = 64  # requests read in one go before other tasks get a turn
 MAX_QUEUED = 1024  # requests waiting for an in-flight slot, per endpoint, before ``busy``
 
@@ -54,6 +56,11 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         cut = frames.index(b"", 1) + 1
         return frames[:cut], frames[cut:]
     return frames[:1], frames[1:]
+
+
+def _id_of(request: Request | None, body: list[bytes]) -> str | None:
+    """The id an error reply carries: the request's, or what can be read of a malformed one."""
+    return request.id if request is not None else probe_id(body)
 
 
 class ReplyCache:
@@ -97,6 +104,7 @@ class Replier:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._in_flight = 0  # answers started and not finished (a task's done callback is later)
         self._socket: zmq.Socket[bytes] | None = None
+        self._reading = False  # within ``_on_readable``, which looks for input after each reply
 
     def register(self, op: Op[A, R], handler: Callable[[A], Awaitable[R]]) -> None:
         """Answer ``op`` with ``handler(args)``; it raises :class:`OpError` for an error reply."""
@@ -162,11 +170,15 @@ class Replier:
         sock = self._socket
         if sock is None:
             return
-        for _ in range(DRAIN_BATCH):
-            if not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
-                return
-            envelope, body = split_envelope(sock.recv_multipart(_NOBLOCK))
-            self._start(envelope, body)
+        self._reading = True
+        try:
+            for index in range(DRAIN_BATCH):
+                if not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
+                    return
+                envelope, body = split_envelope(receive_frames(sock))
+                self._start(envelope, body, at_once=index == 0)
+        finally:
+            self._reading = False
         asyncio.get_running_loop().call_soon(self._on_readable)
 
     def _send(self, envelope: list[bytes], reply: bytes) -> None:
@@ -175,17 +187,27 @@ class Replier:
         if sock is None:
             return
         try:
-            sock.send_multipart([*envelope, reply], _NOBLOCK)
+            send_frames(sock, [*envelope, reply])
         except zmq.ZMQError as exc:
             log.warning("reply_dropped", address=self.address, error=str(exc))
-        # Sending can consume the FD's edge for input that arrived meanwhile: look again.
-        asyncio.get_running_loop().call_soon(self._on_readable)
+        if not self._reading:
+            # Sending can consume the FD's edge for input that arrived meanwhile: look again
+            # (``_on_readable`` looks anyway when the reply went out from its own pass).
+            asyncio.get_running_loop().call_soon(self._on_readable)
 
-    def _start(self, envelope: list[bytes], body: list[bytes]) -> None:
-        """Answer now if a slot is free, else queue (answered in turn), else ``busy``."""
+    def _start(self, envelope: list[bytes], body: list[bytes], *, at_once: bool = False) -> None:
+        """Answer now if a slot is free, else queue (answered in turn), else ``busy``.
+
+        ``at_once`` (the first request of a pass of ``_on_readable``) runs the answer eagerly:
+        a lone request whose handler does not wait is answered in the pass that read it. The
+        rest of a burst is started as tasks, which take their slots until the loop runs them.
+        """
         if self._in_flight < self.max_in_flight:
             self._in_flight += 1
-            self._track(asyncio.create_task(self._answer(envelope, body)))
+            answer = self._answer(envelope, body)
+            task = eager.start(answer) if at_once else asyncio.create_task(answer)
+            if task is not None:
+                self._track(task)
         elif len(self._queued) < self.max_queued:
             self._queued.append((envelope, body))
         else:
@@ -232,19 +254,19 @@ class Replier:
 
     async def handle(self, body: list[bytes]) -> bytes:
         """The reply frame for one request body; never raises."""
-        request_id: str | None = None
+        request: Request | None = None
         try:
-            request_id = probe_id(body)
             request = decode_request(body)
             route = self._route(request.op)
             args = decode_args(request, route.args_type)
             result = await route.handler(args)
             return encode_ok(request.id, result)
         except (ProtocolError, OpError) as exc:
-            return encode_error(request_id, exc.code, exc.message)
+            return encode_error(_id_of(request, body), exc.code, exc.message)
         except Exception:
             log.exception("handler_failed", address=self.address)
-            return encode_error(request_id, "internal", "internal error; see the server's log")
+            message = "internal error; see the server's log"
+            return encode_error(_id_of(request, body), "internal", message)
 
     async def drain(self) -> None:
         """Wait until every request received so far has been answered (before a planned exit)."""

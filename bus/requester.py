@@ -11,9 +11,10 @@ cache, so the op never runs twice) goes out again. After ``retries`` attempts in
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -23,6 +24,7 @@ import zmq.asyncio
 from bus import curve, endpoints
 from bus.codec import decode_reply, encode_request
 from bus.errors import BusTimeout, TransportError
+from bus.frames import receive_frames
 from bus.ops import Op
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -30,9 +32,27 @@ R = TypeVar("R", bound=msgspec.Struct)
 S = TypeVar("S", bound=zmq.Socket[Any])
 
 
+class _RequestIds:
+    """Request ids: a random prefix per process and a counter (a uuid4 per call is a syscall)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # a forked child must not reuse ids
+
+    def reseed(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
+
+
 def new_request_id() -> str:
     """A fresh request id: unique, so a resend can be told from a new request."""
-    return uuid.uuid4().hex
+    return _request_ids()
 
 
 def _configure(sock: zmq.Socket[Any], address: str, timeout: float) -> None:
@@ -69,18 +89,8 @@ class _LazyPirate(Generic[S]):
                 _configure(self._socket, self.address, self.timeout)
             yield self._socket
 
-    @contextmanager
-    def _attempt(self, op: Op[Any, Any]) -> Iterator[None]:
-        try:
-            yield
-        except zmq.Again:
-            self._discard()  # a REQ socket that missed its reply is stuck: reopen
-        except zmq.ZMQError as exc:
-            self._discard()
-            raise TransportError(f"{op.name!r} to {self.address} failed: {exc}") from exc
-        except BaseException:
-            self._discard()
-            raise
+    def _attempt(self, op: Op[Any, Any]) -> _Attempt:
+        return _Attempt(self, op)
 
     def _timeout(self, op: Op[Any, Any]) -> BusTimeout:
         return BusTimeout(
@@ -97,6 +107,32 @@ class _LazyPirate(Generic[S]):
     def close(self) -> None:
         """Close the socket; the requester reopens one on the next call."""
         self._discard()
+
+
+class _Attempt:
+    """One attempt's outcome: a missed reply reopens the socket for the next attempt, any other
+    zmq error is a :class:`TransportError`. (A class: ``@contextmanager`` cost a generator and
+    two of its steps per call.)"""
+
+    __slots__ = ("_op", "_pirate")
+
+    def __init__(self, pirate: _LazyPirate[Any], op: Op[Any, Any]) -> None:
+        self._pirate = pirate
+        self._op = op
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            return False
+        self._pirate._discard()  # a REQ socket that missed its reply, or failed, is stuck
+        if isinstance(exc, zmq.Again):
+            return True  # the next attempt
+        if isinstance(exc, zmq.ZMQError):
+            where = f"{self._op.name!r} to {self._pirate.address}"
+            raise TransportError(f"{where} failed: {exc}") from exc
+        return False
 
 
 class AsyncRequester(_LazyPirate[zmq.asyncio.Socket]):
@@ -146,5 +182,5 @@ class Requester(_LazyPirate[zmq.Socket[bytes]]):
         for sock in self._attempts():
             with self._attempt(op):
                 sock.send(frame)
-                return decode_reply(sock.recv_multipart(), request_id, op.result)
+                return decode_reply(receive_frames(sock, 0), request_id, op.result)
         raise self._timeout(op)

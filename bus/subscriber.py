@@ -29,13 +29,14 @@ import zmq.asyncio
 from bus import curve, endpoints
 from bus.codec import decode_event
 from bus.errors import NO_READER, BadReply, BusError, SetupError
+from bus.frames import receive_frames
 from bus.messages import Event, Heartbeat, LauncherHeartbeat
 
 E = TypeVar("E", bound=Event)
 S = TypeVar("S", bound=zmq.Socket[Any])
 
 # Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
-_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 UpdateKind = Literal["snapshot", "event", "resync", "lost", "back"]
 
 
@@ -114,7 +115,7 @@ class _Inbox:
         while True:
             self._readable.clear()
             if cast(int, self._sock.getsockopt(_EVENTS)) & _POLLIN:
-                return self._sock.recv_multipart(_NOBLOCK)
+                return receive_frames(self._sock)
             try:
                 async with asyncio.timeout(timeout):
                     await self._readable.wait()
