@@ -11,6 +11,7 @@ Frame layouts (every JSON body is a UTF-8 object; see ``docs/protocol.md``)::
 
 from __future__ import annotations
 
+import functools
 from typing import TypeVar
 
 import msgspec
@@ -175,9 +176,15 @@ def decode_event(frames: list[bytes], event_type: type[E]) -> tuple[str, E]:
     except UnicodeDecodeError as exc:
         raise BadReply("an event topic is not UTF-8") from exc
     try:
-        return topic, msgspec.json.decode(frames[1], type=event_type)
+        return topic, _event_decoder(event_type).decode(frames[1])
     except _UNREADABLE as exc:
         raise BadReply(f"malformed {topic} event: {_why(exc)}") from exc
+
+
+@functools.cache
+def _event_decoder(event_type: type[E]) -> msgspec.json.Decoder[E]:
+    """One decoder per event type: cheaper per event than ``msgspec.json.decode(type=...)``."""
+    return msgspec.json.Decoder(event_type)
 
 
 def decode_any_event(frames: list[bytes]) -> tuple[str, Event]:

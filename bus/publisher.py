@@ -19,6 +19,7 @@ import zmq.asyncio
 
 from bus import curve, endpoints
 from bus.codec import encode_event
+from bus.frames import send_frames
 from bus.messages import Event
 
 E = TypeVar("E", bound=Event)
@@ -70,7 +71,7 @@ class Publisher:
         self.connect()
         stamped = self.stamp(topic, event)
         assert self._socket is not None
-        self._socket.send_multipart(encode_event(topic, stamped), zmq.NOBLOCK)
+        send_frames(self._socket, encode_event(topic, stamped))
         return stamped
 
     async def heartbeat(self, topic: str, beat: Callable[[], Event]) -> None:

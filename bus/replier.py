@@ -23,8 +23,9 @@ import structlog
 import zmq
 import zmq.asyncio
 
-from bus import curve, eager, endpoints
+from bus import curve, endpoints
 from bus.codec import decode_args, decode_request, encode_error, encode_ok, probe_id
+from bus.eager import EagerStarter
 from bus.errors import NO_READER, OpError, ProtocolError, SetupError
 from bus.frames import receive_frames, send_frames
 from bus.messages import Request
@@ -105,6 +106,7 @@ class Replier:
         self._in_flight = 0  # answers started and not finished (a task's done callback is later)
         self._socket: zmq.Socket[bytes] | None = None
         self._reading = False  # within ``_on_readable``, which looks for input after each reply
+        self._eager = EagerStarter()
 
     def register(self, op: Op[A, R], handler: Callable[[A], Awaitable[R]]) -> None:
         """Answer ``op`` with ``handler(args)``; it raises :class:`OpError` for an error reply."""
@@ -150,6 +152,7 @@ class Replier:
             await loop.create_future()  # the reader does the work; this waits for cancellation
         finally:
             loop.remove_reader(fd)
+            self._eager.close()
             self._queued.clear()
             for task in self._tasks:
                 task.cancel()
@@ -205,7 +208,7 @@ class Replier:
         if self._in_flight < self.max_in_flight:
             self._in_flight += 1
             answer = self._answer(envelope, body)
-            task = eager.start(answer) if at_once else asyncio.create_task(answer)
+            task = self._eager.start(answer) if at_once else asyncio.create_task(answer)
             if task is not None:
                 self._track(task)
         elif len(self._queued) < self.max_queued:

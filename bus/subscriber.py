@@ -96,31 +96,40 @@ class _Inbox:
     """Receive from a plain zmq socket through the event loop's reader on its FD.
 
     Cheaper per message than pyzmq's asyncio socket (no future, timer and reader registration
-    per receive). The FD only says the socket's state may have changed: ``EVENTS`` is the truth,
-    checked after the wake-up flag is cleared so that no wake-up is lost in between.
+    per receive), and than an ``asyncio.Event`` with ``asyncio.timeout()`` around its wait. The
+    FD only says the socket's state may have changed: ``EVENTS`` is the truth, checked before
+    each wait (the reader wakes only a waiter that exists, so no wake-up is lost in between).
     """
 
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self._sock = sock
-        self._readable = asyncio.Event()
+        self._waiter: asyncio.Future[bool] | None = None
         self._loop = asyncio.get_running_loop()
         try:
-            self._loop.add_reader(sock.fileno(), self._readable.set)
+            self._loop.add_reader(sock.fileno(), self._wake, True)
         except NotImplementedError as exc:  # Windows' proactor loop watches no sockets
             sock.close(linger=0)
             raise SetupError(NO_READER) from exc
 
+    def _wake(self, readable: bool) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(readable)
+
     async def receive(self, timeout: float | None) -> list[bytes] | None:
         """The next message, or None when ``timeout`` seconds pass without one."""
         while True:
-            self._readable.clear()
             if cast(int, self._sock.getsockopt(_EVENTS)) & _POLLIN:
                 return receive_frames(self._sock)
+            self._waiter = self._loop.create_future()
+            timer = None if timeout is None else self._loop.call_later(timeout, self._wake, False)
             try:
-                async with asyncio.timeout(timeout):
-                    await self._readable.wait()
-            except TimeoutError:
-                return None
+                if not await self._waiter:
+                    return None
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
 
     def close(self) -> None:
         self._loop.remove_reader(self._sock.fileno())
