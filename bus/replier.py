@@ -176,9 +176,14 @@ class Replier:
         self._reading = True
         try:
             for index in range(DRAIN_BATCH):
-                if not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
+                # A wake-up is most often a request: read at once, ask EVENTS after the first.
+                if index and not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
                     return
-                envelope, body = split_envelope(receive_frames(sock))
+                try:
+                    frames = receive_frames(sock)
+                except zmq.Again:
+                    continue  # woken by another change of state; EVENTS then says what is left
+                envelope, body = split_envelope(frames)
                 self._start(envelope, body, at_once=index == 0)
         finally:
             self._reading = False
