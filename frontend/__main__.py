@@ -7,15 +7,19 @@ import asyncio
 import sys
 from pathlib import Path
 
-import structlog
+from services.foundation.lean import skip_optional_extras
 
-from bus import Endpoints, SetupError, curve, ensure_runtime_dir
-from bus import endpoints as names
-from frontend.service import run_frontend
-from frontend.settings import FrontendSettings
-from services.foundation.config import load_config
-from services.foundation.exits import EXIT_CONFIG
-from services.foundation.logconfig import configure_logging
+skip_optional_extras()  # before structlog and httpx are imported: 4-5 MB less
+
+import structlog  # noqa: E402 - after skipping the extras, on purpose
+
+from bus import Endpoints, SetupError, curve, ensure_runtime_dir  # noqa: E402
+from bus import endpoints as names  # noqa: E402
+from frontend.service import run_frontend  # noqa: E402
+from frontend.settings import FrontendSettings  # noqa: E402
+from services.foundation.config import load_config  # noqa: E402
+from services.foundation.exits import EXIT_CONFIG  # noqa: E402
+from services.foundation.logconfig import configure_logging  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,6 +1,7 @@
 """The dashboard's HTTP app: the page, its live event stream, the restart action, the API proxy.
 
-Routes (all behind :class:`frontend.gate.GateMiddleware`):
+A Starlette app (FastAPI, which is built on it, would add pydantic and about 14 MB to the process
+for routes that validate nothing). Routes (all behind :class:`frontend.gate.GateMiddleware`):
 
 - ``GET /``: the page (``static/index.html``); ``/static/*``: its script and style.
 - ``GET /events``: server-sent events (see :mod:`frontend.events`).
@@ -14,12 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from bus import Accepted, AsyncRequester, BusError, MainOps, NoArgs, Op, RemoteError
-from frontend.capture_actions import capture_router
+from frontend.capture_actions import capture_routes
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
 from frontend.proxy import proxy
@@ -42,33 +46,36 @@ class AppParts:
     max_body: int = MAX_BODY
 
 
-def create_app(parts: AppParts) -> FastAPI:
+def create_app(parts: AppParts) -> Starlette:
     """The dashboard app for one frontend process."""
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(GateMiddleware, gate=parts.gate)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(capture_router(parts.capture))
+    middleware = [Middleware(GateMiddleware, gate=parts.gate)]
+    return Starlette(routes=_routes(parts), middleware=middleware)
 
-    @app.get("/")
-    async def page() -> FileResponse:
+
+def _routes(parts: AppParts) -> list[BaseRoute]:
+    async def page(request: Request) -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
-    @app.get("/events")
-    async def events() -> StreamingResponse:
+    async def events(request: Request) -> StreamingResponse:
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(
             parts.hub.stream(), media_type="text/event-stream", headers=headers
         )
 
-    @app.post("/actions/restart-backend")
-    async def restart_backend() -> JSONResponse:
+    async def restart_backend(request: Request) -> JSONResponse:
         return await _op(parts.control, MainOps.RESTART_BACKEND)
 
-    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def api(path: str, request: Request) -> Response:
+    async def api(request: Request) -> Response:
         return await proxy(parts.backend, request, parts.max_body)
 
-    return app
+    return [
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        *capture_routes(parts.capture),
+        Route("/", page, methods=["GET"]),
+        Route("/events", events, methods=["GET"]),
+        Route("/actions/restart-backend", restart_backend, methods=["POST"]),
+        Route("/api/{path:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
 
 
 async def _op(control: AsyncRequester, op: Op[NoArgs, Accepted]) -> JSONResponse:

@@ -2,22 +2,24 @@
 and "never record this app": ``POST /actions/capture/exclude`` with ``{"app": "<name>"}`` →
 capture's ``add_exclude`` with a rule matching exactly that app (its glob characters escaped).
 
-Wire it into the app with ``app.include_router(capture_router(AsyncRequester(endpoints.capture)))``.
+Wire them into the app: ``Starlette(routes=capture_routes(AsyncRequester(endpoints.capture)))``.
 Answers: 200 with the op's result (the new ``capture.status`` for pause/resume/exclude,
 ``{kept, skipped}`` for now); 400 when capture refuses the rule (``bad_request``); 409 with
-``{"error"}`` when capture refuses otherwise (e.g. no display); 503 when capture is not running.
+``{"error"}`` when capture refuses otherwise (e.g. no display); 422 with ``{"error"}`` for an
+unknown action or a body that is not ``{"app": "<1 to 256 characters>"}``; 503 when capture is
+not running.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast, get_args
 
 import msgspec
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from bus import AsyncRequester, BusError, RemoteError
 from bus.codec import encode_struct
@@ -25,14 +27,15 @@ from bus.messages import CaptureNowArgs, ExcludeRule
 from bus.ops import CaptureOps
 
 CaptureAction = Literal["pause", "resume", "now"]
+ACTIONS: frozenset[str] = frozenset(get_args(CaptureAction))
 _STATE_OPS = {"pause": CaptureOps.PAUSE, "resume": CaptureOps.RESUME}
 _GLOB = re.compile(r"([*?\[])")
 
 
-class ExcludeApp(BaseModel):
+class ExcludeApp(msgspec.Struct):
     """The body of ``POST /actions/capture/exclude``: the app (a window class) never to record."""
 
-    app: Annotated[str, Field(min_length=1, max_length=256)]
+    app: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 def app_rule(app: str) -> ExcludeRule:
@@ -50,19 +53,27 @@ async def _exclude(capture: AsyncRequester, app: str) -> msgspec.Struct:
     return await capture.call(CaptureOps.ADD_EXCLUDE, app_rule(app))
 
 
-def capture_router(capture: AsyncRequester) -> APIRouter:
+def capture_routes(capture: AsyncRequester) -> list[Route]:
     """The routes that relay the dashboard's capture buttons to the capture process."""
-    router = APIRouter()
 
-    @router.post("/actions/capture/exclude")  # before {action}, which would take "exclude"
-    async def exclude_app(body: ExcludeApp) -> JSONResponse:
+    async def exclude_app(request: Request) -> JSONResponse:
+        try:
+            body = msgspec.json.decode(await request.body(), type=ExcludeApp)
+        except msgspec.DecodeError as exc:  # ValidationError is one too
+            return JSONResponse({"error": f"expected {{'app': <name>}}: {exc}"}, status_code=422)
         return await _answer(_exclude(capture, body.app))
 
-    @router.post("/actions/capture/{action}")
-    async def capture_action(action: CaptureAction) -> JSONResponse:
-        return await _answer(_call(capture, action))
+    async def capture_action(request: Request) -> JSONResponse:
+        action: str = request.path_params["action"]
+        if action not in ACTIONS:
+            choices = ", ".join(sorted(ACTIONS | {"exclude"}))
+            return JSONResponse({"error": f"no action {action!r}; {choices}"}, status_code=422)
+        return await _answer(_call(capture, cast(CaptureAction, action)))
 
-    return router
+    return [  # exclude before {action}, which would take "exclude"
+        Route("/actions/capture/exclude", exclude_app, methods=["POST"]),
+        Route("/actions/capture/{action}", capture_action, methods=["POST"]),
+    ]
 
 
 async def _answer(call: Awaitable[msgspec.Struct]) -> JSONResponse:

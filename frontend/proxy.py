@@ -20,9 +20,9 @@ from urllib.parse import quote, unquote
 
 import httpx
 import structlog
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from services.foundation.backend_client import BackendClient, BackendUnavailable, Body
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from bus import AsyncRequester, Endpoints
-from frontend.capture_actions import capture_router
+from frontend.capture_actions import capture_routes
 from tests.fixtures.display import XServer
 from tests.services.capture.harness import event_proxy, running_capture
 
@@ -24,10 +25,16 @@ async def proxy(endpoints: Endpoints) -> AsyncIterator[None]:
         yield
 
 
-def client_for(endpoints: Endpoints) -> httpx.AsyncClient:
-    app = FastAPI()
-    app.include_router(capture_router(AsyncRequester(endpoints.capture, timeout=5.0)))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+@asynccontextmanager
+async def client_for(requester: AsyncRequester) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the capture routes alone, relaying through ``requester`` (closed after)."""
+    app = Starlette(routes=capture_routes(requester))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+    finally:
+        requester.close()
 
 
 @pytest.mark.usefixtures("proxy")
@@ -38,7 +45,7 @@ async def test_buttons_pause_capture_now_and_resume(
     xvfb.fill("white")
     async with running_capture(runtime_dir, ("--interval", "0.2"), display=xvfb.display) as capture:
         await capture.wait_status(lambda s: s.state == "running")
-        async with client_for(endpoints) as client:
+        async with client_for(AsyncRequester(endpoints.capture, timeout=5.0)) as client:
             paused = await client.post("/actions/capture/pause")
             assert (paused.status_code, paused.json()["state"]) == (200, "paused")
             xvfb.fill("navy")
@@ -51,10 +58,20 @@ async def test_buttons_pause_capture_now_and_resume(
 
 async def test_capture_not_running_is_503(endpoints: Endpoints) -> None:
     """Without a capture process the buttons answer 503 with a reason."""
-    app = FastAPI()
-    app.include_router(capture_router(AsyncRequester(endpoints.capture, timeout=0.2, retries=1)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    requester = AsyncRequester(endpoints.capture, timeout=0.2, retries=1)
+    async with client_for(requester) as client:
         answer = await client.post("/actions/capture/pause")
     assert answer.status_code == 503
     assert "capture is not running" in answer.json()["error"]
+
+
+async def test_exclude_body_is_checked_before_capture_is_asked(endpoints: Endpoints) -> None:
+    """A body that is not {"app": <1 to 256 characters>} gets 422 without reaching capture."""
+    requester = AsyncRequester(endpoints.capture, timeout=0.2, retries=1)
+    async with client_for(requester) as client:
+        for body in (b'{"app": ""}', b'{"app": "' + b"x" * 257 + b'"}', b"{", b'{"app": 3}'):
+            answer = await client.post("/actions/capture/exclude", content=body)
+            assert answer.status_code == 422, body
+            assert "app" in answer.json()["error"]
+        answer = await client.post("/actions/capture/exclude", json={"app": "x" * 256})
+    assert answer.status_code == 503, "a valid body is relayed (no capture here)"
