@@ -6,6 +6,10 @@ Exit codes: 0 ok; 1 main (or the component asked) is not running, or it answered
 
 from __future__ import annotations
 
-from services.cli.entry import main
+from services.foundation.lean import lean_structlog
+
+lean_structlog()  # first: the launcher (`ctxbus up`) is this package too
+
+from services.cli.entry import main  # noqa: E402 - after skipping the extras, on purpose
 
 __all__ = ["main"]

@@ -11,7 +11,6 @@ from bus import Endpoints, SetupError, curve
 from bus import endpoints as names
 from services.cli import commands
 from services.cli.context import Context
-from services.cli.follow import follow_status
 from services.cli.logs import TAIL_LINES, cmd_logs
 from services.cli.run_main import run_main
 from services.cli.search import DEFAULT_LIMIT, cmd_search, limit_arg
@@ -105,8 +104,12 @@ def dispatch(ctx: Context, args: argparse.Namespace) -> int:
         return run_launcher(ctx.config, ctx.endpoints, ctx.out, args.open)
     if command == "main":
         return run_main(ctx.config)
+    if command == "status" and args.follow:
+        from services.cli.follow import follow_status  # here: it draws with rich on import
+
+        return asyncio.run(follow_status(ctx))
     if command == "status":
-        return asyncio.run(follow_status(ctx)) if args.follow else commands.cmd_status(ctx)
+        return commands.cmd_status(ctx)
     if command == "port":
         return commands.cmd_port(ctx)
     if command in commands.BACKEND_OPS:

@@ -11,8 +11,6 @@ import signal
 from collections import deque
 from pathlib import Path
 
-from rich.markup import escape
-
 from services.cli.context import Context
 
 TAIL_LINES = 20
@@ -37,6 +35,8 @@ def show(ctx: Context, path: Path, line: str) -> None:
     if ctx.out.json_mode:
         ctx.out.data({"file": path.name, "line": line})
     else:
+        from rich.markup import escape  # here: `ctxbus up` shares the parser and never prints logs
+
         ctx.out.console.print(f"[dim]{path.name}[/dim] {escape(line)}", soft_wrap=True)
 
 

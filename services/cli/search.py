@@ -12,10 +12,7 @@ import argparse
 import html
 import re
 import time
-from typing import Any
-
-import httpx
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from bus import BusTimeout
 from bus.ops import MainOps
@@ -27,8 +24,13 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100  # the API's
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 
+if TYPE_CHECKING:
+    import httpx
+
 
 def cmd_search(ctx: Context, query: str, app: str | None, limit: int) -> int:
+    import httpx  # here: `ctxbus up` (the launcher) shares this parser and never searches
+
     try:
         info = ctx.control().call(MainOps.GET_PORT)
     except BusTimeout as exc:
@@ -55,6 +57,8 @@ def cmd_search(ctx: Context, query: str, app: str | None, limit: int) -> int:
 
 
 def _print_hits(ctx: Context, query: str, hits: list[dict[str, Any]], base_url: str) -> None:
+    from rich.markup import escape
+
     if not hits:
         ctx.out.say(f"nothing found for {escape(repr(query))}")
         return
@@ -71,6 +75,8 @@ def _print_hits(ctx: Context, query: str, hits: list[dict[str, Any]], base_url: 
 
 def snippet_markup(snippet: str) -> str:
     """The API's HTML snippet as rich markup: the ``<mark>``ed words bold, the rest literal."""
+    from rich.markup import escape
+
     parts: list[str] = []
     last = 0
     for match in _MARK.finditer(snippet):

@@ -1,14 +1,21 @@
-"""What the tools print: rich tables for people (colours only on a terminal), JSON for scripts."""
+"""What the tools print: rich tables for people (colours only on a terminal), JSON for scripts.
+
+rich is imported when something is first printed for people: ``ctxbus up --json`` (a launcher
+that prints only JSON) never loads it.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import msgspec
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 STATE_STYLES = {
     "running": "green",
@@ -53,11 +60,24 @@ class Output:
 
     def __init__(self, json_mode: bool) -> None:
         self.json_mode = json_mode
-        self.console = Console(highlight=False)
-        if not self.console.is_terminal:
+
+    @cached_property
+    def console(self) -> Console:
+        """Standard output for people, made on first use."""
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        if not console.is_terminal:
             # Off a terminal rich assumes 80 columns; a pipe or a file has no width to respect.
-            self.console.width = UNBOUNDED_WIDTH
-        self.errors = Console(stderr=True, highlight=False)
+            console.width = UNBOUNDED_WIDTH
+        return console
+
+    @cached_property
+    def errors(self) -> Console:
+        """Standard error, made on first use."""
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
 
     def data(self, value: object) -> None:
         """One JSON object per line (``--json`` mode)."""
@@ -81,6 +101,8 @@ class Output:
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """Columns sized to their values; never a cut value (folded on a terminal, else whole)."""
+        from rich.table import Table
+
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
