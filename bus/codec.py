@@ -11,8 +11,7 @@ Frame layouts (every JSON body is a UTF-8 object; see ``docs/protocol.md``)::
 
 from __future__ import annotations
 
-import functools
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -58,6 +57,17 @@ def _why(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "invalid UTF-8 in a JSON string"
     return str(exc)
+
+
+_decoders: dict[type[msgspec.Struct], msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(kind: type[M]) -> msgspec.json.Decoder[M]:
+    """One decoder per payload type: cheaper per message than ``msgspec.json.decode(type=...)``."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -118,7 +128,7 @@ def decode_request(frames: list[bytes]) -> Request:
 def decode_args(request: Request, args_type: type[M]) -> M:
     """The request's ``args`` as ``args_type``, or :class:`ProtocolError` ``bad_request``."""
     try:
-        return msgspec.json.decode(request.args, type=args_type)
+        return _decoder(args_type).decode(request.args)
     except _UNREADABLE as exc:
         where = _why(exc).replace("`$", "`$.args")
         raise ProtocolError("bad_request", f"bad args for {request.op!r}: {where}") from exc
@@ -151,10 +161,10 @@ def decode_reply(frames: list[bytes], request_id: str, result_type: type[M]) -> 
         if reply.error is None:
             raise BadReply("an error reply without an error object")
         raise RemoteError(reply.error.code, reply.error.message)
-    if not bytes(reply.result):
+    if not len(reply.result):
         raise BadReply("an ok reply without a result")
     try:
-        return msgspec.json.decode(reply.result, type=result_type)
+        return _decoder(result_type).decode(reply.result)
     except _UNREADABLE as exc:
         raise BadReply(f"unexpected result: {_why(exc)}") from exc
 
@@ -176,15 +186,9 @@ def decode_event(frames: list[bytes], event_type: type[E]) -> tuple[str, E]:
     except UnicodeDecodeError as exc:
         raise BadReply("an event topic is not UTF-8") from exc
     try:
-        return topic, _event_decoder(event_type).decode(frames[1])
+        return topic, _decoder(event_type).decode(frames[1])
     except _UNREADABLE as exc:
         raise BadReply(f"malformed {topic} event: {_why(exc)}") from exc
-
-
-@functools.cache
-def _event_decoder(event_type: type[E]) -> msgspec.json.Decoder[E]:
-    """One decoder per event type: cheaper per event than ``msgspec.json.decode(type=...)``."""
-    return msgspec.json.Decoder(event_type)
 
 
 def decode_any_event(frames: list[bytes]) -> tuple[str, Event]:
