@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
+import platform
 import shutil
 import statistics
 import tempfile
@@ -20,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
@@ -30,6 +32,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from bench._report import write_section
 from bus import (
     AsyncRequester,
     BackendStatus,
@@ -426,15 +429,60 @@ def run(runtime_dir: Path) -> list[str]:
     return lines
 
 
+HEADING = "## Bus"
+WHERE_THE_TIME_GOES = """\
+Where the rest of the time goes (issue 13's profile, `perf stat` on the server process, 10,000
+sync round trips, quiet machine): a bare REP server uses about 20 us of CPU per request; an
+asyncio loop driving a ROUTER socket with no Python work per request (read, send the same reply)
+already 29 us and 1.25-1.3x the bare round trip; the Replier 31 us (37 us before issue 13's
+changes). What is left in Python per request is the reply cache (a digest, a future), the decode
+of request and args, the handler, the encode of the result and three frames each way; the client
+adds about 2 us (id, encode, decode). A lone request whose handler does not wait is answered in
+the pass of the loop that read it (`bus/eager.py`: its first step runs at once, in a task standing
+by, so no task is made per request); the rest of a burst is started as tasks.
+
+Events: bare PUB -> SUB is one hop; ctxbus goes through main's XSUB/XPUB proxy (libzmq's
+`zmq_proxy` in a thread, no Python per event), one more process and two more I/O-thread hand-offs,
+and the follower is an asyncio task (one loop pass from the socket's wake-up to the follower).
+With 10 subscriber processes on 2 cores each subscriber's CPU per event adds to the last one's
+latency: the inbox waits on one future (no `asyncio.Event`, no `asyncio.timeout()`), reads frames
+by `Frame.more` and decodes with one cached decoder per event type."""
+
+
+def section(lines: list[str]) -> str:
+    """The ``## Bus`` section of ``docs/benchmarks.md``."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"`python -m bench bus`, {when}, {platform.machine()}, {os.cpu_count()} cores "
+            f"(shared), pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}, over ipc. Bare and "
+            f"ctxbus take turns in {ROUNDS} rounds; {ROUND_TRIPS} round trips and {EVENTS} events "
+            "per case. p50 x is ctxbus p50 / bare p50; the goal applies to it. The machine is "
+            "shared: the ratios move by about 0.1 from run to run.",
+            "",
+            "```",
+            *lines,
+            "```",
+            "",
+            WHERE_THE_TIME_GOES,
+        ]
+    )
+
+
 def main() -> None:
-    """Print the bus figures: bare pyzmq against ctxbus."""
+    """Print the bus figures (bare pyzmq against ctxbus); update ``docs/benchmarks.md``."""
     print("bus: bare pyzmq vs ctxbus over ipc (p50 x = ctxbus p50 / bare p50)")
     runtime_dir = Path(tempfile.mkdtemp(prefix="cb-bench-", dir="/tmp"))
+    lines: list[str] = []
     try:
         for line in run(runtime_dir):
             print(line, flush=True)
+            lines.append(line)
     finally:
         shutil.rmtree(runtime_dir, ignore_errors=True)
+    write_section(HEADING, section(lines))
 
 
 if __name__ == "__main__":
