@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from services.indexer.cli import main
+from services.foundation.lean import skip_optional_extras
+
+skip_optional_extras()
+
+from services.indexer.cli import main  # noqa: E402 - after skipping the extras, on purpose
 
 if __name__ == "__main__":
     sys.exit(main())
