@@ -1,8 +1,8 @@
 """A real X client with a known class and title: ``python -m tests.apps.xwindow CLASS TITLE GEOM``.
 
 Maps one top-level window of ``GEOM`` (``WxH+X+Y``) with ``WM_CLASS`` = (class lowercased, CLASS),
-``_NET_WM_NAME`` = TITLE (UTF-8), ``WM_NAME`` = TITLE in Latin-1, and ``_NET_WM_PID``; fills it with a colour
-derived from the title so that the screen changes when it shows. Runs until killed.
+``_NET_WM_NAME`` = TITLE (UTF-8), ``WM_NAME`` = TITLE in Latin-1, and ``_NET_WM_PID``; fills it with
+a colour derived from the title so that the screen changes when it shows. Runs until killed.
 """
 
 from __future__ import annotations
