@@ -140,7 +140,7 @@ async def test_a_malformed_rule_in_the_file_exits_78_naming_it(runtime_dir: Path
         log_dir=runtime_dir / "log",
     )
     child = await Child.spawn(spec)
-    code = await child.wait()
+    code = await child.reaped()  # reaped, its output read: nothing left for the GC to warn of
     assert code == EXIT_CONFIG
     tail = "\n".join(child.tail())
     assert "rule 2" in tail
