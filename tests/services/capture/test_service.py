@@ -161,7 +161,7 @@ async def test_a_second_capture_on_the_same_runtime_dir_is_refused(
         )
         second = await Child.spawn(spec)
         async with asyncio.timeout(30):
-            assert await second.wait() == EXIT_CONFIG  # set-up error: not to be restarted
+            assert await second.reaped() == EXIT_CONFIG  # set-up error: not to be restarted
         assert any("another ctxbus capture" in line for line in second.tail())
         assert (await capture.get_status()).state == "running"
 
