@@ -137,14 +137,15 @@ def usage(proc: psutil.Process) -> Usage:
 
 
 @contextlib.contextmanager
-def private_env(display: str, **settings: str) -> Iterator[dict[str, str]]:
+def private_env(display: str | None = None, **settings: str) -> Iterator[dict[str, str]]:
     """The environment of a `ctxbus up` with its own runtime, data, log and config dirs."""
     root = Path(tempfile.mkdtemp(prefix="cbmem-", dir="/tmp"))
     root.chmod(0o700)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTXBUS_")}
+    if display is not None:
+        env["DISPLAY"] = display
     env.update(
         PYTHONPATH=str(REPO),
-        DISPLAY=display,
         CTXBUS_RUNTIME_DIR=str(root),
         CTXBUS_LOG_DIR=str(root / "log"),
         CTXBUS_DATA_DIR=str(root / "data"),

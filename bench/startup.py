@@ -16,16 +16,12 @@ from __future__ import annotations
 import compileall
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +30,7 @@ import psutil
 
 from bench._report import write_section
 from bench._timeline import IMPORT_RUNS, Mark, critical_path, import_costs, timeline
+from bench._tree import private_env
 from services.foundation.backend_contract import BackendConfig
 
 RUNS = 5
@@ -115,7 +112,7 @@ def floor_once() -> float:
 def backend_once() -> float:
     """The same for ``python -m backend`` alone (as main spawns it, without main): the part of
     start-up that is the backend's own, whatever starts it."""
-    with private_dirs() as env, loopback_listener() as listener:
+    with private_env() as env, loopback_listener() as listener:
         data_dir = Path(env["CTXBUS_DATA_DIR"])
         data_dir.mkdir(mode=0o700)
         config = BackendConfig(
@@ -128,25 +125,6 @@ def backend_once() -> float:
         )
         argv = [sys.executable, "-m", "backend"]
         return served_once(argv, listener, env | config.to_env(), quiet=True)  # its log lines
-
-
-@contextmanager
-def private_dirs() -> Iterator[dict[str, str]]:
-    root = Path(tempfile.mkdtemp(prefix="cbb-", dir="/tmp"))
-    root.chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTXBUS_")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        CTXBUS_RUNTIME_DIR=str(root),
-        CTXBUS_LOG_DIR=str(root / "log"),
-        CTXBUS_DATA_DIR=str(root / "data"),
-        CTXBUS_FRONTEND_PORT="0",
-        XDG_CONFIG_HOME=str(root / "config"),
-    )
-    try:
-        yield env
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def role(proc: psutil.Process, backend_pid: object) -> str:
@@ -189,7 +167,7 @@ class Run:
 
 def up_once() -> Run:
     """One `ctxbus up` until its ready line: the time, the RSS of its processes, the timeline."""
-    with private_dirs() as env:
+    with private_env() as env:
         spawned = time.time()
         started = time.perf_counter()
         proc = subprocess.Popen(
