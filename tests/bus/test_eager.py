@@ -54,7 +54,7 @@ async def test_a_timeout_opened_in_the_first_step_fires_after_it_waits() -> None
     async def slow() -> None:
         try:
             async with asyncio.timeout(0.01):
-                await asyncio.sleep(WAIT)
+                await asyncio.sleep(WAIT)  # sleep-ok: the wait the timeout must cut short
         except TimeoutError:
             outcome.append("timed out")
 
@@ -95,7 +95,7 @@ async def test_context_variables_stay_with_their_coroutine() -> None:
     async def labelled(label: str) -> None:
         seen.append(LABEL.get())
         LABEL.set(label)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # sleep-ok: a first wait, the behaviour under test
         seen.append(LABEL.get())
 
     def start_two() -> list[asyncio.Task[None] | None]:
@@ -132,7 +132,7 @@ async def test_one_task_hosts_first_steps_until_one_of_them_waits() -> None:
     async def note(wait: bool) -> None:
         hosts.append(asyncio.current_task())
         if wait:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # sleep-ok: a first wait, the behaviour under test
 
     def start_three() -> asyncio.Task[None] | None:
         starter.start(note(wait=False))

@@ -47,7 +47,7 @@ class Forger:
         async with asyncio.timeout(DEADLINE):
             while not seen():
                 self.sock.send_multipart(encode_event(topic, event))
-                await asyncio.sleep(FORGE_EVERY)  # a resend period, not a wait for a result
+                await asyncio.sleep(FORGE_EVERY)  # sleep-ok: a resend period
 
     async def send_until_heard(self, topic: str, event: Event) -> None:
         """Resend ``event`` until a subscriber of ``events.sock`` joined now hears it: every

@@ -109,7 +109,7 @@ async def publish_until_cancelled(sock: zmq.asyncio.Socket, body: bytes) -> None
     """Publish ``body`` on capture.frame again and again (PUB drops until the proxy knows us)."""
     while True:
         await sock.send_multipart([names.CAPTURE_FRAME.encode(), body])
-        await asyncio.sleep(RESEND)
+        await asyncio.sleep(RESEND)  # sleep-ok: resend period until the proxy knows us
 
 
 async def next_frame(lines: AsyncIterator[str]) -> dict[str, Any]:

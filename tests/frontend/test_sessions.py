@@ -41,7 +41,7 @@ async def status_when_refused(client: httpx.AsyncClient, cookie: str | None) -> 
             response = await client.get("/", headers=headers)
             if response.status_code != 200:
                 return response.status_code, time.monotonic() - started
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(POLL)  # sleep-ok: expiry is time itself; polled under a deadline
 
 
 async def test_idle_session_gets_401(real_main: MainProcess, runtime_dir: Path) -> None:

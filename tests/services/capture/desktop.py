@@ -24,7 +24,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = WM_TIMEOUT, what:
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(0.02)  # sleep-ok: polling an X property, under a deadline
 
 
 def _has_wm(display: str) -> bool:
