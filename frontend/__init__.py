@@ -14,8 +14,9 @@ anything else does.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from services.foundation.lazy import lazy_names
 
 if TYPE_CHECKING:
     from frontend.app import AppParts, create_app
@@ -45,8 +46,4 @@ _HOMES = {
     "FrontendSettings": "frontend.settings",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_names(__name__, _HOMES)

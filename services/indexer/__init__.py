@@ -8,8 +8,9 @@ runs this file first, and its ``__main__`` must import structlog lean
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from services.foundation.lazy import lazy_names
 
 if TYPE_CHECKING:
     from services.indexer.service import IndexerService
@@ -21,8 +22,4 @@ _HOMES = {
     "IndexerSettings": "services.indexer.settings",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_names(__name__, _HOMES)

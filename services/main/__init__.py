@@ -6,8 +6,9 @@ The names are imported on first use: ``python -m services.main`` runs this file 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from services.foundation.lazy import lazy_names
 
 if TYPE_CHECKING:
     from services.main.service import MainService
@@ -16,8 +17,4 @@ if TYPE_CHECKING:
 __all__ = ["MainService", "MainSettings"]
 _HOMES = {"MainService": "services.main.service", "MainSettings": "services.main.settings"}
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_names(__name__, _HOMES)

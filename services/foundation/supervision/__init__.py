@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from services.foundation.lazy import lazy_names
 
 if TYPE_CHECKING:
     from services.foundation.supervision.child import Child, ChildSpec, describe_exit
@@ -38,12 +39,7 @@ _HOME = {
     "ProcessRecords": "records",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(__name__, {name: f"{__name__}.{home}" for name, home in _HOME.items()})
 
 
 __all__ = [
