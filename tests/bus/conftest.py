@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bus import Endpoints
+from bus import Endpoints, Event, Proxy, Publisher
 from bus.endpoints import _TCP_OFFSETS
 
 READY_TIMEOUT = 30.0  # seconds for a spawned child to import and bind (2 busy cores)
@@ -92,3 +94,21 @@ def any_endpoints(request: pytest.FixtureRequest, runtime_dir: Path) -> Endpoint
     if request.param == "tcp":
         return Endpoints(runtime_dir, "tcp", free_tcp_base())
     return Endpoints(runtime_dir)
+
+
+@asynccontextmanager
+async def owner_on_proxy(
+    bus: Endpoints, publisher: Publisher, heartbeat_topic: str, beat: Callable[[], Event]
+) -> AsyncIterator[None]:
+    """In this process: main's proxy, and a topic owner's ``publisher`` beating on its topic."""
+    proxy = Proxy(bus.publish, bus.events)
+    async with asyncio.TaskGroup() as group:
+        proxy_task = group.create_task(proxy.run())
+        await asyncio.wait_for(proxy.wait_bound(), READY_TIMEOUT)
+        beating = group.create_task(publisher.heartbeat(heartbeat_topic, beat))
+        try:
+            yield
+        finally:
+            beating.cancel()
+            proxy_task.cancel()
+            publisher.close()

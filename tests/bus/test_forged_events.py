@@ -19,7 +19,6 @@ from bus import (
     Endpoints,
     Event,
     Heartbeat,
-    Proxy,
     Publisher,
     StateFollower,
     Update,
@@ -28,6 +27,7 @@ from bus import (
 from bus.codec import encode_event
 from bus.endpoints import BACKEND_STATUS, COMPONENT_STATUS, MAIN_HEARTBEAT
 from bus.messages import BackendState
+from tests.bus.conftest import owner_on_proxy
 from tests.bus.test_keyed_follower import DEADLINE, following, running_bus
 
 FORGE_EVERY = 0.05  # seconds between resends while the forger's connection comes up
@@ -112,18 +112,10 @@ class Main:
 
 @asynccontextmanager
 async def main_bus(bus: Endpoints) -> AsyncIterator[Main]:
-    proxy = Proxy(bus.publish, bus.events)
+    """A proxy, a main stand-in and its heartbeat, all in this process."""
     main = Main(bus)
-    async with asyncio.TaskGroup() as group:
-        proxy_task = group.create_task(proxy.run())
-        await asyncio.wait_for(proxy.wait_bound(), DEADLINE)
-        beating = group.create_task(main.publisher.heartbeat(MAIN_HEARTBEAT, main.beat))
-        try:
-            yield main
-        finally:
-            beating.cancel()
-            proxy_task.cancel()
-            main.publisher.close()
+    async with owner_on_proxy(bus, main.publisher, MAIN_HEARTBEAT, main.beat):
+        yield main
 
 
 class States:

@@ -13,12 +13,12 @@ from bus import (
     KeyedFollower,
     KeyedSnapshot,
     LauncherHeartbeat,
-    Proxy,
     Publisher,
     Update,
     endpoints,
 )
 from bus.messages import ComponentState
+from tests.bus.conftest import owner_on_proxy
 
 DEADLINE = 30.0
 Row = tuple[str, str, str, int]  # (kind, component, state, seq)
@@ -51,20 +51,10 @@ class Launcher:
 @asynccontextmanager
 async def running_bus(bus: Endpoints) -> AsyncIterator[Launcher]:
     """A proxy, a launcher stand-in and its heartbeat, all in this process."""
-    proxy = Proxy(bus.publish, bus.events)
     launcher = Launcher(bus)
-    async with asyncio.TaskGroup() as group:
-        proxy_task = group.create_task(proxy.run())
-        await asyncio.wait_for(proxy.wait_bound(), DEADLINE)
-        beating = group.create_task(
-            launcher.publisher.heartbeat(endpoints.LAUNCHER_HEARTBEAT, launcher.beat)
-        )
-        try:
-            yield launcher
-        finally:
-            beating.cancel()
-            proxy_task.cancel()
-            launcher.publisher.close()
+    topic = endpoints.LAUNCHER_HEARTBEAT
+    async with owner_on_proxy(bus, launcher.publisher, topic, launcher.beat):
+        yield launcher
 
 
 class Rows:
