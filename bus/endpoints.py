@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
-
 from bus.errors import RuntimeDirError
+from bus.runtime_dir import user_runtime_dir
 
 # -- environment ---------------------------------------------------------------------------------
 RUNTIME_DIR_ENV = "CTXBUS_RUNTIME_DIR"
@@ -119,15 +117,11 @@ def tcp_home(address: str) -> TcpHome | None:
 
 
 def default_runtime_dir() -> Path:
-    """``$CTXBUS_RUNTIME_DIR``, else the platform's user runtime dir for ctxbus."""
+    """``$CTXBUS_RUNTIME_DIR``, else ``ctxbus`` in the user's runtime dir (:mod:`.runtime_dir`)."""
     override = os.environ.get(RUNTIME_DIR_ENV)
     if override:
         return Path(override)
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp/runtime-<uid>;
-        # ensure_runtime_dir checks whatever it returns.
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir(APP_NAME))
+    return user_runtime_dir() / APP_NAME
 
 
 def ensure_runtime_dir(path: Path) -> Path:

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import platformdirs
 from msgspec import Meta
 from msgspec import inspect as types
 
 from bus import endpoints
 from bus.errors import SetupError
 from bus.messages import ExcludeRule
+from services.foundation import basedirs
 
 CONFIG_FILE_ENV = "CTXBUS_CONFIG"
 CONFIG_FILE_NAME = "config.toml"
@@ -117,13 +117,13 @@ class IndexerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 def default_data_dir() -> Path:
-    """The platform's user data dir for ctxbus."""
-    return Path(platformdirs.user_data_dir(endpoints.APP_NAME))
+    """The user's data dir for ctxbus (XDG: ``~/.local/share/ctxbus``)."""
+    return basedirs.user_data_dir()
 
 
 def default_log_dir() -> Path:
-    """The platform's user log dir for ctxbus."""
-    return Path(platformdirs.user_log_dir(endpoints.APP_NAME))
+    """The user's log dir for ctxbus (XDG: ``~/.local/state/ctxbus/log``)."""
+    return basedirs.user_log_dir()
 
 
 class Keys(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -334,7 +334,7 @@ def check(section: str, values: Mapping[str, object]) -> None:
 
 def default_config_file() -> Path:
     """``<user config dir>/ctxbus/config.toml``."""
-    return Path(platformdirs.user_config_dir(endpoints.APP_NAME)) / CONFIG_FILE_NAME
+    return basedirs.user_config_dir() / CONFIG_FILE_NAME
 
 
 def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, object]:
