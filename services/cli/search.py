@@ -18,6 +18,7 @@ from bus import BusTimeout
 from bus.ops import MainOps
 from services.cli.commands import not_running
 from services.cli.context import Context
+from services.foundation.lean import allow_tls
 
 SEARCH_TIMEOUT = 10.0  # seconds for the backend's answer
 DEFAULT_LIMIT = 20
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 
 def cmd_search(ctx: Context, query: str, app: str | None, limit: int) -> int:
+    allow_tls()  # httpx imports ssl; the CLI keeps OpenSSL out until then
     import httpx  # here: `ctxbus up` (the launcher) shares this parser and never searches
 
     try:

@@ -13,6 +13,14 @@ what we want, and none runs httpx's tool; only the CLI draws with rich, and only
 
 A ``None`` in ``sys.modules`` makes ``import rich`` raise ``ImportError``, which structlog and
 httpx handle by falling back to plain tracebacks and a stub tool.
+
+main and the launcher never speak TLS (main probes the backend over plain HTTP on loopback; the
+bus's CURVE is libzmq's own, with libsodium), yet asyncio imports :mod:`ssl` whenever it can, and
+``secrets``, ``hmac`` and ``hashlib`` load OpenSSL's ``_hashlib``: 4.5 MB RSS (1.1 MB USS), most
+of it OpenSSL's shared pages. :func:`skip_tls`, first thing in those two processes, keeps OpenSSL
+out: asyncio does without ssl (``try: import ssl``), and hashlib and hmac fall back to CPython's
+own digests (blake2b, the one ctxbus uses, is always CPython's). A rare path that needs TLS, such
+as ``ctxbus search`` (httpx imports ssl), calls :func:`allow_tls` before importing it.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import importlib
 import sys
 
 OPTIONAL_EXTRAS = ("rich", "pygments", "greenlet")  # greenlet: only the test tools install it
+TLS_MODULES = ("ssl", "_ssl", "_hashlib")  # _hashlib: OpenSSL's digests, behind hashlib and hmac
 
 
 def skip_optional_extras() -> None:
@@ -38,4 +47,23 @@ def lean_structlog() -> None:
         importlib.import_module("structlog")
     finally:
         for name in hidden:
+            del sys.modules[name]
+
+
+def skip_tls() -> None:
+    """Keep OpenSSL out of this process (call before anything imports asyncio or hashlib).
+
+    A no-op once OpenSSL is loaded (nothing left to save), so that a process importing a ctxbus
+    package late, such as pytest's, keeps the ssl and hashlib it may rely on.
+    """
+    if any(name in sys.modules for name in (*TLS_MODULES, "hashlib")):
+        return
+    for name in TLS_MODULES:
+        sys.modules[name] = None  # type: ignore[assignment]  # None is documented: import fails
+
+
+def allow_tls() -> None:
+    """Undo :func:`skip_tls`: ssl is importable again (modules already imported stay without it)."""
+    for name in TLS_MODULES:
+        if name in sys.modules and sys.modules[name] is None:
             del sys.modules[name]
