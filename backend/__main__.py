@@ -17,6 +17,9 @@ from services.foundation.parent_death import die_with_parent
 # Before the second of imports below: a main that dies meanwhile must still take us with it.
 die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
 skip_optional_extras()
+# FastAPI imports pydantic.v1 (~10 ms) only to refuse v1 models, of which we have none; when the
+# import fails it takes every model for a v2 one.
+sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]  # None is documented: import fails
 
 import socket  # noqa: E402 - after the parent-death set-up, on purpose
 from pathlib import Path  # noqa: E402

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from backend.api_docs import BackendApp
 from backend.captures import router as captures_router
 from backend.errors import install_error_handlers
 from backend.health import VERSION
@@ -39,7 +40,7 @@ def create_app(config: BackendConfig) -> FastAPI:
             app.state.backend = backend
             yield
 
-    app = FastAPI(  # no docs pages: they load their script from a CDN (openapi.json stays)
+    app = BackendApp(  # no docs pages: they load their script from a CDN (openapi.json stays)
         title="ctxbus backend",
         version=VERSION,
         description=DESCRIPTION,

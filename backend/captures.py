@@ -23,6 +23,7 @@ import structlog
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from backend.api_docs import error_responses
 from backend.app_time import AppTimeQuery, time_by_app
 from backend.catalog import (
     Capture,
@@ -44,7 +45,7 @@ from backend.images import FORMATS, DeclaredImage, check_media_type, make_thumbn
 from backend.ingest import OnScreen, Upload, ingest
 from backend.pagination import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from backend.runtime import Backend, get_backend
-from backend.schemas import AppTimeOut, AppTimes, CaptureOut, CapturePage, Deleted, ErrorOut
+from backend.schemas import AppTimeOut, AppTimes, CaptureOut, CapturePage, Deleted
 from backend.uploads import read_body
 
 log = structlog.get_logger(__name__)
@@ -56,9 +57,7 @@ NAME_MAX = 256  # characters of an app or process name
 TITLE_MAX = 512
 MAX_GAP_HELP = "A longer gap between two captures counts nothing (twice the capture interval)."
 IMMUTABLE = "private, max-age=31536000, immutable"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 415, 422, 500, 503, 507)
-}
+_ERRORS = error_responses(400, 401, 404, 409, 413, 415, 422, 500, 503, 507)
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,

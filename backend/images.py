@@ -12,6 +12,10 @@ Every decode here runs through :class:`backend.image_work.ImageWork` (one per co
 A thumbnail decodes JPEG at a reduced scale (``draft``); PNG and WebP have no reduced decode, so
 they are decoded once in full (bounded by the pixel limit) and shrunk with ``reduce`` first
 (``thumbnail``'s ``reducing_gap``), then resampled.
+
+Pillow is imported by the functions that decode, on first use (~20 ms, as much again for its
+format plugins, which it loads on the first open anyway): not at the backend's start-up, which
+needs it only when the start-up sweep meets a file the catalog lacks.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-
-from PIL import Image, UnidentifiedImageError
 
 from backend.errors import InvalidImage, UnsupportedMediaType
 from backend.webp import check_webp, is_webp
@@ -95,6 +97,8 @@ def check_image(body: bytes, declared: DeclaredImage, max_pixels: int) -> str:
 
 
 def _check_with_pillow(body: bytes, declared: DeclaredImage, max_pixels: int) -> None:
+    from PIL import Image, UnidentifiedImageError  # on first use (module doc)
+
     try:
         with Image.open(io.BytesIO(body), formats=[FORMATS[declared.content_type]]) as image:
             _check_size(image.size, declared, max_pixels)
@@ -116,6 +120,8 @@ def _check_with_pillow(body: bytes, declared: DeclaredImage, max_pixels: int) ->
 
 def make_thumbnail(data: bytes) -> bytes:
     """A WebP at most :data:`THUMBNAIL_SIZE`, keeping the aspect ratio."""
+    from PIL import Image  # on first use (module doc)
+
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS.values())) as image:
             image.draft("RGB", THUMBNAIL_SIZE)  # JPEG: decode at a reduced scale

@@ -16,8 +16,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from backend.catalog import RESTORED_KEY_PREFIX, Capture
 from backend.errors import InvalidImage
 from backend.ids import id_time, is_capture_id
@@ -95,6 +93,8 @@ def image_size(body: bytes, content_type: str) -> tuple[int, int] | None:
     """Width and height from the image header, without decoding; None if unreadable."""
     if content_type == "image/webp":
         return webp_size(body)
+    from PIL import Image, UnidentifiedImageError  # on first use (see backend.images)
+
     try:
         with Image.open(io.BytesIO(body)) as image:
             return image.size

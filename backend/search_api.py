@@ -15,18 +15,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from backend.api_docs import error_responses
 from backend.errors import BadRequest
 from backend.query import parse_query
 from backend.runtime import get_backend
-from backend.schemas import ErrorOut
 from backend.search import MAX_CURSOR_CHARS, SearchRequest, decode_cursor, encode_cursor, search
 from backend.text_schemas import SearchHit, SearchResults
 
 DEFAULT_HITS = 20
 MAX_HITS = 100
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 500, 503)
-}
+_ERRORS = error_responses(400, 401, 500, 503)
 
 router = APIRouter(prefix="/api", tags=["search"], responses=_ERRORS)
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from backend.api_docs import error_responses
 from backend.errors import BadRequest, NotFound, capture_not_found, check_capture_id
 from backend.runtime import get_backend
-from backend.schemas import ErrorOut
 from backend.text_catalog import CaptureText, Word, backlog, read_text, store_text
 from backend.text_schemas import Backlog, BacklogItem, TextIn, TextOut
 from backend.uploads import read_body
@@ -29,9 +29,7 @@ MAX_TEXT_BYTES = 2 * 1024 * 1024
 DEFAULT_BACKLOG = 50
 MAX_BACKLOG = 500
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 500, 503, 507)
-}
+_ERRORS = error_responses(400, 401, 404, 413, 500, 503, 507)
 
 router = APIRouter(prefix="/api/captures", tags=["text"], responses=_ERRORS)
 CaptureId = Annotated[str, Path(description="A capture id (26-character ULID).")]
