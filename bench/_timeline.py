@@ -74,7 +74,7 @@ def read_events(log_dir: Path) -> list[Event]:
 MILESTONES = (
     ("launcher", "imports_done", "imports done, configuration loaded"),
     ("main", "imports_done", "imports done, configuration loaded"),
-    ("main", "main_ready", "backend port bound, bus bound"),
+    ("main", "main_ready", "bus bound (its port was bound before the backend's spawn)"),
     ("backend", "imports_done", "imports done (server, uvicorn)"),
     ("backend", "app_built", "app imported and built"),
     ("backend", "serving", "startup and warm-up done, accepting"),
@@ -98,7 +98,11 @@ def _roles(events: list[Event], launcher_pid: int) -> dict[int, tuple[str, float
         if child == "backend":
             child = "backend" if backends == 0 else "standby"
             backends += 1
-        roles.setdefault(pid, (child, event.at))
+        # A child started before its parent's logging (Child.adopt) says when it really was.
+        spawned = event.fields.get("spawned_at", event.at)
+        roles.setdefault(
+            pid, (child, float(spawned) if isinstance(spawned, int | float) else event.at)
+        )
     return roles | {launcher_pid: ("launcher", 0.0)}
 
 
@@ -135,7 +139,7 @@ def timeline(log_dir: Path, launcher_pid: int, spawned: float, ready: float) -> 
 # The serial chain to the ready line: (from, to, what happens in between).
 CRITICAL_PATH = (
     (("launcher", "spawned"), ("main", "spawned"), "launcher: interpreter, CLI imports, set-up"),
-    (("main", "spawned"), ("backend", "spawned"), "main: interpreter, imports, bus, port"),
+    (("main", "spawned"), ("backend", "spawned"), "main: interpreter, configuration, lock, port"),
     (("backend", "spawned"), ("backend", "serving"), "backend: imports, app, startup, warm-up"),
     (("backend", "serving"), ("launcher", "ready"), "hand-off: ready pipe, /health, event"),
 )

@@ -44,7 +44,8 @@ HEADING = "## Start-up"
 IMPORTS = {
     "floor": ["-c", "import fastapi, uvicorn"],
     "launcher": ["-c", "import services.cli, services.launcher"],
-    "main": ["-m", "services.main", "--help"],
+    "main (before its backend)": ["-c", "import services.main.__main__, services.main.early"],
+    "main": ["-c", "import services.main.__main__, services.main.early, services.main.cli"],
     "backend": ["-c", "import backend.__main__, backend.app"],
     "frontend": ["-m", "frontend", "--help"],
 }

@@ -19,11 +19,15 @@ from typing import cast
 
 import structlog
 
-from services.foundation.private_dirs import PrivateDirError, ensure_private_dir, open_private
+from services.foundation.private_dirs import (
+    PRIVATE_UMASK,
+    PrivateDirError,
+    ensure_private_dir,
+    open_private,
+)
 
 LOG_FILE_BYTES = 5 * 1024 * 1024
 LOG_FILE_BACKUPS = 3
-PRIVATE_UMASK = 0o077
 QUIET_LOGGERS = ("httpx", "httpcore")  # one INFO line per request drowns everything else
 LOG_DIR_HINT = "choose another with log_dir in config.toml, CTXBUS_LOG_DIR or --log-dir"
 

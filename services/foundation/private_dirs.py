@@ -18,6 +18,7 @@ from bus.errors import SetupError
 
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
+PRIVATE_UMASK = 0o077  # every ctxbus process's umask (set with its logging, or before a spawn)
 
 
 class PrivateDirError(SetupError):

@@ -1,4 +1,8 @@
-"""``python -m services.main``: run main (and its backend) in the foreground."""
+"""``python -m services.main``: run main (and its backend) in the foreground.
+
+main binds the backend's port and starts the first backend before its heavy imports
+(:mod:`services.main.early`), then imports the rest and adopts it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,16 @@ from services.foundation.lean import skip_optional_extras, skip_tls
 skip_optional_extras()
 skip_tls()  # main never speaks TLS: no OpenSSL (4.5 MB RSS)
 
-from services.main.cli import main  # noqa: E402 - after skipping the extras, on purpose
+
+def run() -> int:
+    """Start the first backend, then import main and run it; the exit status."""
+    from services.main.early import start_early  # lean: the backend starts before the rest
+
+    early = start_early(sys.argv[1:])
+    from services.main.cli import main  # the heavy imports, overlapping with the backend's
+
+    return main(sys.argv[1:], early)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

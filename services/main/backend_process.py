@@ -7,7 +7,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from services.foundation.backend_contract import (
@@ -19,10 +18,11 @@ from services.foundation.backend_contract import (
     BackendConfig,
     Role,
 )
-from services.foundation.supervision import Child, ChildSpec
+from services.foundation.supervision import Child
 from services.foundation.supervision.lifeline import watch_pipe
+from services.main.backend_launch import BackendPipes, EarlyBackend, backend_launch
 
-BACKEND_MODULE = "backend"
+OnReady = Callable[["BackendProcess"], None]
 
 
 class BackendProcess:
@@ -56,41 +56,33 @@ class BackendProcess:
         *,
         python: str,
         log_dir: Path,
-        on_ready: Callable[[BackendProcess], None],
+        on_ready: OnReady,
     ) -> BackendProcess:
         """Start ``python -m backend`` with ``config`` (its fds filled in here)."""
-        ready_r, ready_w = os.pipe()
-        control_r, control_w = os.pipe()
-        listen_fd = sock.fileno()
-        full = replace(
-            config,
-            listen_fd=listen_fd,
-            ready_fd=ready_w,
-            control_fd=control_r,
-            parent_pid=os.getpid(),
-        )
-        env = {**os.environ, **full.to_env(), "PYTHONUNBUFFERED": "1"}
-        spec = ChildSpec(
-            name="backend",
-            argv=(python, "-m", BACKEND_MODULE),
-            env=env,
-            log_dir=log_dir,
-            pass_fds=(listen_fd, ready_w, control_r),
-        )
-        try:
+        with backend_launch(config, sock, python=python, log_dir=log_dir) as (spec, pipes):
             child = await Child.spawn(spec)
+        return cls._started(child, config.role, pipes, on_ready)
+
+    @classmethod
+    async def adopt(cls, early: EarlyBackend, on_ready: OnReady) -> BackendProcess:
+        """Supervise a backend main started before its event loop, as if spawned now."""
+        try:
+            child = await Child.adopt(early.child)
         except BaseException:
-            for fd in (ready_r, control_w):
-                os.close(fd)
+            early.abandon()
             raise
-        finally:
-            os.close(ready_w)
-            os.close(control_r)
-        proc = cls(child, config.role, control_w)
-        proc._watch(ready_r, on_ready)
+        early.adopted = True
+        return cls._started(child, early.role, early.pipes, on_ready)
+
+    @classmethod
+    def _started(
+        cls, child: Child, role: Role, pipes: BackendPipes, on_ready: OnReady
+    ) -> BackendProcess:
+        proc = cls(child, role, pipes.control)
+        proc._watch(pipes.ready, on_ready)
         return proc
 
-    def _watch(self, ready_fd: int, on_ready: Callable[[BackendProcess], None]) -> None:
+    def _watch(self, ready_fd: int, on_ready: OnReady) -> None:
         def on_line(line: bytes) -> None:
             if line == STANDBY_LINE:
                 self.standing_by = True

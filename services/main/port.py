@@ -2,7 +2,8 @@
 
 Binding once, here, and handing the socket to every backend process means there is no
 probe-then-bind race, the port never changes, and connections made while no backend accepts
-wait in the kernel's backlog instead of failing.
+wait in the kernel's backlog instead of failing. Lean (main binds it before its heavy imports,
+:mod:`services.main.early`): the caller logs a fallback to a free port.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 
-import structlog
-
 from bus import SetupError
-
-log = structlog.get_logger(__name__)
 
 BACKLOG = 4096
 
@@ -31,7 +28,6 @@ def bind_backend_socket(host: str, port: int, *, pinned: bool) -> socket.socket:
                 f"port {port} on {host} is in use by another program; free it "
                 f"(`ss -ltnp 'sport = :{port}'` shows who holds it) or choose another with --port"
             ) from exc
-        log.info("port_taken_using_free_port", wanted=port)
         return _listen(host, 0)
 
 

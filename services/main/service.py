@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -33,6 +34,7 @@ from bus import endpoints as names
 from bus.codec import decode_event
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.foundation.supervision.lifeline import install_from_env
+from services.main.early import EarlyStart
 from services.main.port import bind_backend_socket
 from services.main.settings import MainSettings
 from services.main.supervisor import BackendSupervisor
@@ -46,9 +48,10 @@ FLUSH_PROBE_MS = 20
 class MainService:
     """One main process: call :meth:`run`; it returns after a clean shutdown."""
 
-    def __init__(self, settings: MainSettings) -> None:
+    def __init__(self, settings: MainSettings, early: EarlyStart | None = None) -> None:
         self.settings = settings
-        self.instance = new_instance_id()
+        self.early = early  # the lock, port and first backend claimed before the loop, if any
+        self.instance = early.instance if early is not None else new_instance_id()
         self.started = time.monotonic()
         self.endpoints = Endpoints.from_env(settings.runtime_dir)
         self._stop = asyncio.Event()
@@ -56,24 +59,31 @@ class MainService:
     async def run(self) -> None:
         """Take the runtime dir, bind everything, supervise until SIGINT/SIGTERM or ``shutdown``."""
         ensure_runtime_dir(self.settings.runtime_dir)
-        with InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main"):
+        if self.early is not None:
+            lock = self.early.lock
+        else:
+            lock = InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main")
+            lock.acquire()
+        try:
             await self._run_locked()
+        finally:
+            lock.release()
 
     async def _run_locked(self) -> None:
         records = ProcessRecords(self.endpoints.file(names.MAIN_RECORDS))
         for stale in await asyncio.to_thread(records.end_stale):
             log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
-        sock = bind_backend_socket(
-            names.LOOPBACK_HOST, self.settings.port, pinned=self.settings.port_pinned
-        )
+        early = self.early
+        sock = self._backend_socket()
         self.publisher = Publisher(self.endpoints.publish, instance=self.instance)
         self.supervisor = BackendSupervisor(
             self.settings,
             sock,
-            token=secrets.token_urlsafe(32),
+            token=early.token if early is not None else secrets.token_urlsafe(32),
             instance=self.instance,
             publish=self._publish_status,
             records=records,
+            first=early.backend if early is not None else None,
         )
         replier = self._replier()
         proxy = Proxy(self.endpoints.publish, self.endpoints.events)
@@ -107,6 +117,19 @@ class MainService:
             self.publisher.close()
             sock.close()
         log.info("main_stopped")
+
+    def _backend_socket(self) -> socket.socket:
+        """The backend's port: bound before the loop (:mod:`.early`), else bound now."""
+        wanted = self.settings.port
+        if self.early is not None:
+            sock = self.early.sock
+        else:
+            sock = bind_backend_socket(
+                names.LOOPBACK_HOST, wanted, pinned=self.settings.port_pinned
+            )
+        if wanted and sock.getsockname()[1] != wanted:
+            log.info("port_taken_using_free_port", wanted=wanted)
+        return sock
 
     def _launcher_gone(self) -> None:
         log.warning("launcher_gone_stopping")

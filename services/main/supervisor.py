@@ -25,8 +25,9 @@ import structlog
 from bus import OpError
 from bus.endpoints import LOOPBACK_HOST
 from bus.messages import BackendState, BackendStatus
-from services.foundation.backend_contract import BackendConfig, Role
+from services.foundation.backend_contract import Role
 from services.foundation.supervision import Backoff, ProcessRecords, describe_exit, is_permanent
+from services.main.backend_launch import EarlyBackend, backend_config
 from services.main.backend_process import BackendProcess
 from services.main.decisions import GiveUp, Misses, after_crash, exit_kind, restart_plan
 from services.main.health import HealthProbe
@@ -77,8 +78,10 @@ class BackendSupervisor:
         instance: str,
         publish: Callable[[BackendStatus], Awaitable[None]],
         records: ProcessRecords | None = None,
+        first: EarlyBackend | None = None,
     ) -> None:
         self._records = records
+        self._first = first  # started before the loop (services.main.early): the first active
         self.settings = settings
         self.sock = sock
         self.port: int = sock.getsockname()[1]
@@ -117,6 +120,8 @@ class BackendSupervisor:
                     if await self._dispatch(item):
                         break
             finally:
+                if self._first is not None:  # never needed (stopped before its start)
+                    self._first.abandon()
                 self._ended.set()
                 liveness.cancel()
                 await self._health.aclose()
@@ -291,23 +296,22 @@ class BackendSupervisor:
         )
 
     async def _spawn(self, role: Role) -> BackendProcess:
-        config = BackendConfig(
-            port=self.port,
-            token=self.token,
-            instance=self.instance,
-            data_dir=self.settings.data_dir,
-            log_dir=self.settings.log_dir,
-            role=role,
-            app=self.settings.backend_app,
-            graceful_timeout=self.settings.backend_graceful_timeout,
-        )
-        proc = await BackendProcess.spawn(
-            config,
-            self.sock,
-            python=self.settings.python,
-            log_dir=self.settings.log_dir,
-            on_ready=lambda p: self.enqueue(Ready(p)),
-        )
+        first, self._first = self._first, None
+        if first is not None and role == first.role:
+            proc = await BackendProcess.adopt(first, on_ready=lambda p: self.enqueue(Ready(p)))
+        else:
+            if first is not None:
+                first.abandon()
+            config = backend_config(
+                self.settings, port=self.port, token=self.token, instance=self.instance, role=role
+            )
+            proc = await BackendProcess.spawn(
+                config,
+                self.sock,
+                python=self.settings.python,
+                log_dir=self.settings.log_dir,
+                on_ready=lambda p: self.enqueue(Ready(p)),
+            )
         if self._records is not None:
             self._records.add("backend", proc.pid)
         self._watch_exit(proc)

@@ -1,6 +1,7 @@
 """Supervision of child processes, shared by main (for the backend) and the launcher.
 
 - :mod:`.policy`: when to restart, how long to wait, when to give up (a crash loop).
+- :mod:`.spawn`: how a child is started (its spec, its lifeline), also before the event loop.
 - :mod:`.child`: one OS process in its own process group, its output in a log file and a tail,
   its exit learned at once, and the terminate → wait → kill → reap order.
 - :mod:`.records`: the processes a supervisor started, on disk, so a successor can end what a
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from services.foundation.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from services.foundation.supervision.child import Child, ChildSpec, describe_exit
+    from services.foundation.supervision.child import Child, describe_exit
     from services.foundation.supervision.lock import InstanceLock
     from services.foundation.supervision.policy import (
         EXIT_CONFIG,
@@ -24,12 +25,15 @@ if TYPE_CHECKING:
         is_permanent,
     )
     from services.foundation.supervision.records import ProcessRecords
+    from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
 
 # Names are imported on first use (PEP 562): a backend that only needs the lifeline or an exit
 # code does not pay for psutil, zmq and msgspec at start-up.
 _HOME = {
     "Child": "child",
-    "ChildSpec": "child",
+    "ChildSpec": "spawn",
+    "EarlyChild": "spawn",
+    "spawn_early": "spawn",
     "describe_exit": "child",
     "InstanceLock": "lock",
     "EXIT_CONFIG": "policy",
@@ -47,9 +51,11 @@ __all__ = [
     "Backoff",
     "Child",
     "ChildSpec",
+    "EarlyChild",
     "InstanceLock",
     "ProcessRecords",
     "RestartPolicy",
     "describe_exit",
     "is_permanent",
+    "spawn_early",
 ]

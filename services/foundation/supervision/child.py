@@ -5,6 +5,8 @@
 - Its exit is learned at once from asyncio's child watcher (``Process.wait``), never by polling.
 - ``terminate``: SIGTERM to its process group → wait → SIGKILL to the group → reap; then SIGKILL
   to the group once more, so no grandchild outlives it.
+- :meth:`Child.adopt` supervises a process started before the event loop
+  (:func:`~services.foundation.supervision.spawn.spawn_early`) the same way.
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ import logging
 import logging.handlers
 import os
 import signal
+import subprocess
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import structlog
 
-from services.foundation.supervision.lifeline import LIFELINE_FD_ENV, SUPERVISOR_PID_ENV
+from services.foundation.supervision.spawn import ChildSpec, EarlyChild, launch_args
 
 log = structlog.get_logger(__name__)
 
@@ -33,17 +35,46 @@ OUTPUT_FILE_BYTES = 5 * 1024 * 1024
 OUTPUT_FILE_BACKUPS = 3
 READ_CHUNK = 65536
 
+__all__ = ["Child", "ChildSpec", "describe_exit"]
 
-@dataclass(frozen=True, slots=True)
-class ChildSpec:
-    """How to start one process."""
 
-    name: str
-    argv: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
-    log_dir: Path | None = None
-    pass_fds: tuple[int, ...] = ()
-    lifeline: bool = False  # pass a pipe whose end tells the child we are gone (see lifeline.py)
+class Process(Protocol):
+    """What :class:`Child` uses of a process: asyncio's, or an adopted one."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+
+class AdoptedProcess:
+    """A process started before the loop, as :class:`Child` sees it: its output read through
+    the loop, its exit reaped by a thread of its own (as asyncio's child watcher does)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], stdout: asyncio.StreamReader) -> None:
+        self.pid = process.pid
+        self.stdout = stdout
+        self._process = process
+        loop = asyncio.get_running_loop()
+        self._exit: asyncio.Future[int] = loop.create_future()
+        threading.Thread(
+            target=self._reap, args=(loop,), name=f"reap-{self.pid}", daemon=True
+        ).start()
+
+    def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
+        code = self._process.wait()  # Popen's own wait: it records the status, nothing else reaps
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(self._ended, code)
+
+    def _ended(self, code: int) -> None:
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
 
 
 def describe_exit(returncode: int) -> str:
@@ -77,9 +108,7 @@ def _output_logger(spec: ChildSpec) -> logging.Logger | None:
 class Child:
     """A running (or ended) child process; create with :meth:`spawn`."""
 
-    def __init__(
-        self, spec: ChildSpec, process: asyncio.subprocess.Process, lifeline: int | None = None
-    ) -> None:
+    def __init__(self, spec: ChildSpec, process: Process, lifeline: int | None = None) -> None:
         self.spec = spec
         self._lifeline = lifeline
         self.pid = process.pid
@@ -97,32 +126,39 @@ class Child:
     @classmethod
     async def spawn(cls, spec: ChildSpec) -> Child:
         """Start ``spec`` in a new session (its own process group)."""
-        env = dict(spec.env)
-        pass_fds = spec.pass_fds
-        lifeline: tuple[int, int] | None = os.pipe() if spec.lifeline else None
-        if lifeline is not None:
-            env[LIFELINE_FD_ENV] = str(lifeline[0])
-            env[SUPERVISOR_PID_ENV] = str(os.getpid())
-            pass_fds = (*pass_fds, lifeline[0])
+        launch = launch_args(spec)
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                pass_fds=pass_fds,
+                env=launch.env,
+                pass_fds=launch.pass_fds,
                 start_new_session=True,
             )
         except BaseException:
-            if lifeline is not None:
-                os.close(lifeline[1])
+            launch.spawned()
+            launch.failed()
             raise
-        finally:
-            if lifeline is not None:
-                os.close(lifeline[0])
+        lifeline = launch.spawned()
         log.info("child_started", child=spec.name, child_pid=process.pid)
-        return cls(spec, process, lifeline[1] if lifeline else None)
+        return cls(spec, process, lifeline)
+
+    @classmethod
+    async def adopt(cls, early: EarlyChild) -> Child:
+        """Supervise a process :func:`spawn_early` started before the loop, as if spawned here.
+
+        Its ``child_started`` line is logged now; ``spawned_at`` is when it really started.
+        """
+        assert early.process.stdout is not None  # spawn_early always pipes its output
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        await asyncio.get_running_loop().connect_read_pipe(lambda: protocol, early.process.stdout)
+        log.info(
+            "child_started", child=early.spec.name, child_pid=early.pid, spawned_at=early.spawned_at
+        )
+        return cls(early.spec, AdoptedProcess(early.process, reader), early.lifeline)
 
     def _watch_pidfd(self) -> None:
         """On Linux, learn of the exit the moment it happens: a pidfd turns readable.

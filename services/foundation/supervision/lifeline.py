@@ -12,8 +12,15 @@ import os
 from collections.abc import Callable
 
 from services.foundation.parent_death import die_with_parent
+from services.foundation.supervision.spawn import LIFELINE_FD_ENV, SUPERVISOR_PID_ENV
 
-__all__ = ["die_with_parent", "install_from_env", "watch_pipe"]
+__all__ = [
+    "LIFELINE_FD_ENV",
+    "SUPERVISOR_PID_ENV",
+    "die_with_parent",
+    "install_from_env",
+    "watch_pipe",
+]
 
 
 def watch_pipe(
@@ -48,10 +55,6 @@ def watch_pipe(
         loop.remove_reader(fd)
 
     return stop
-
-
-LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
-SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
 
 
 def install_from_env(

@@ -1,0 +1,114 @@
+"""How a child process is started: its spec, its lifeline, and a spawn that needs no event loop.
+
+Kept free of asyncio, structlog and psutil on purpose: a supervisor whose first child is on the
+start-up critical path (main's first backend, the launcher's main) starts it with
+:func:`spawn_early` before its own heavy imports, then supervises it with
+:meth:`~services.foundation.supervision.child.Child.adopt` exactly like a process it spawned from
+its event loop (:meth:`~services.foundation.supervision.child.Child.spawn`): the same session,
+descriptors, environment, lifeline, output log and stop order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
+SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to start one process."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    pass_fds: tuple[int, ...] = ()
+    lifeline: bool = False  # pass a pipe whose end tells the child we are gone (see lifeline.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What :func:`launch_args` adds to a spec: the env and fds to pass, our lifeline end."""
+
+    env: dict[str, str]
+    pass_fds: tuple[int, ...]
+    lifeline: tuple[int, int] | None  # (the child's read end, our write end)
+
+    def spawned(self) -> int | None:
+        """The child has its end now (or failed to start): close ours of its read end."""
+        if self.lifeline is None:
+            return None
+        os.close(self.lifeline[0])
+        return self.lifeline[1]
+
+    def failed(self) -> None:
+        """The spawn failed: close our end of the lifeline too."""
+        if self.lifeline is not None:
+            os.close(self.lifeline[1])
+
+
+def launch_args(spec: ChildSpec) -> Launch:
+    """The environment and descriptors of ``spec``, with a fresh lifeline pipe if it asks one."""
+    env = dict(spec.env)
+    if not spec.lifeline:
+        return Launch(env, spec.pass_fds, None)
+    lifeline = os.pipe()
+    env[LIFELINE_FD_ENV] = str(lifeline[0])
+    env[SUPERVISOR_PID_ENV] = str(os.getpid())
+    return Launch(env, (*spec.pass_fds, lifeline[0]), lifeline)
+
+
+@dataclass(slots=True)
+class EarlyChild:
+    """A process started before the event loop; :meth:`Child.adopt` takes it over."""
+
+    spec: ChildSpec
+    process: subprocess.Popen[bytes]
+    lifeline: int | None  # our end of its lifeline
+    spawned_at: float  # wall-clock time of the spawn (the log line comes later)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def abandon(self) -> None:
+        """Nobody will supervise it (the supervisor cannot start): kill its group and reap it."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
+
+
+def spawn_early(spec: ChildSpec) -> EarlyChild:
+    """Start ``spec`` now, in a new session, as :meth:`Child.spawn` would (no event loop needed)."""
+    launch = launch_args(spec)
+    spawned_at = time.time()
+    try:
+        process = subprocess.Popen(
+            spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=launch.env,
+            pass_fds=launch.pass_fds,
+            start_new_session=True,
+        )
+    except BaseException:
+        launch.spawned()
+        launch.failed()
+        raise
+    return EarlyChild(spec, process, launch.spawned(), spawned_at)

@@ -1,0 +1,132 @@
+"""main starts its first backend before its heavy imports, then adopts it (services.main.early)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bus import Endpoints
+from bus import endpoints as names
+from services.foundation.exits import EXIT_CONFIG
+from services.foundation.private_dirs import PRIVATE_UMASK
+from services.foundation.supervision import InstanceLock
+from services.main.early import nothing_on_record, start_early
+from tests.fixtures.processes import main_argv, running_main
+
+GONE_TIMEOUT = 10.0
+# main stopped right after its early start, before importing asyncio, zmq and structlog.
+HALTED_MAIN = (
+    "import signal, sys\n"
+    "from services.main.early import start_early\n"
+    "early = start_early(sys.argv[1:])\n"
+    "print(early.backend.child.pid if early else 0, flush=True)\n"
+    "signal.pause()\n"
+)
+
+
+@pytest.fixture
+def umask() -> Iterator[None]:
+    """start_early sets main's umask: give the test process its own back."""
+    before = os.umask(PRIVATE_UMASK)
+    yield
+    os.umask(before)
+
+
+def backends_of(data_dir: Path) -> list[psutil.Process]:
+    """Every live backend process, wherever it is in the tree, that serves ``data_dir``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if env.get("CTXBUS_BACKEND_DATA_DIR") == str(data_dir) and not zombie:
+            found.append(proc)
+    return found
+
+
+def main_args(runtime_dir: Path, *extra: str) -> list[str]:
+    """main's flags as in the integration tests (``main_argv`` without the interpreter)."""
+    return list(main_argv(runtime_dir, *extra)[3:])
+
+
+async def test_adopted_first_backend_is_supervised_and_restarted(runtime_dir: Path) -> None:
+    """The first backend, started before main's imports, serves; its crash is restarted."""
+    async with running_main(runtime_dir, ["--no-standby"]) as main:
+        first = await main.status()
+        log_text = (runtime_dir / "log" / "main.log").read_text()
+        events = [json.loads(line) for line in log_text.splitlines()]
+        started = [e for e in events if e["event"] == "child_started"]
+        assert started[0]["child_pid"] == first.pid
+        assert "spawned_at" in started[0]  # adopted: spawned before main could log
+        mark = len(main.log.events)
+        os.kill(first.pid or 0, signal.SIGKILL)
+        starting = await main.log.wait_for(lambda e: e.state == "starting", after=mark)
+        running = await main.log.wait_for(lambda e: e.state == "running", after=mark)
+        assert starting.reason == "crashed (signal SIGKILL)"
+        assert running.pid not in (None, first.pid)
+
+
+async def test_bad_config_exits_78_and_starts_no_backend(runtime_dir: Path, tmp_path: Path) -> None:
+    """A bad configuration: main says which key, exits 78, and no backend was ever started."""
+    config = tmp_path / "config.toml"
+    config.write_text('[main]\nport = "high"\n')
+    argv = main_argv(runtime_dir, "--config", str(config))
+    done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode == EXIT_CONFIG
+    assert "main.port" in done.stderr
+    assert backends_of(runtime_dir / "data") == []
+    assert not (runtime_dir / "log" / "backend.output.log").exists()
+
+
+async def test_backend_dies_with_a_main_killed_during_its_imports(runtime_dir: Path) -> None:
+    """main SIGKILLed right after its early start (before its imports): its backend dies too."""
+    halted = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HALTED_MAIN,
+        *main_args(runtime_dir),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert halted.stdout is not None
+    backend_pid = int(await halted.stdout.readline())
+    assert backend_pid > 0
+    backend = psutil.Process(backend_pid)
+    halted.kill()
+    await halted.wait()
+    _, alive = await asyncio.to_thread(psutil.wait_procs, [backend], GONE_TIMEOUT)
+    assert alive == []
+    assert backends_of(runtime_dir / "data") == []
+
+
+@pytest.mark.usefixtures("umask")
+def test_held_lock_leaves_the_start_to_main(runtime_dir: Path) -> None:
+    """Another main holds the runtime dir: nothing is started early (main reports it)."""
+    lock = InstanceLock(Endpoints(runtime_dir).file(names.MAIN_LOCK), "ctxbus main")
+    lock.acquire()
+    try:
+        assert start_early(main_args(runtime_dir)) is None
+    finally:
+        lock.release()
+    assert psutil.Process().children() == []
+
+
+@pytest.mark.usefixtures("umask")
+def test_processes_on_record_leave_the_start_to_main(runtime_dir: Path) -> None:
+    """A crashed main's processes on record: nothing is started early (main ends them first)."""
+    records = Endpoints(runtime_dir).file(names.MAIN_RECORDS)
+    records.write_text('[{"name": "backend", "pid": 1, "create_time": 0, "cmdline": []}]')
+    assert start_early(main_args(runtime_dir)) is None
+    assert psutil.Process().children() == []
+    records.write_text("[]")
+    assert nothing_on_record(records)
