@@ -31,6 +31,7 @@ from bus.codec import decode_event
 from bus.errors import NO_READER, BadReply, BusError, SetupError
 from bus.frames import receive_frames
 from bus.messages import Event, Heartbeat, LauncherHeartbeat
+from bus.wakeup import Wakeup
 
 E = TypeVar("E", bound=Event)
 S = TypeVar("S", bound=zmq.Socket[Any])
@@ -99,11 +100,13 @@ class _Inbox:
     per receive), and than an ``asyncio.Event`` with ``asyncio.timeout()`` around its wait. The
     FD only says the socket's state may have changed: ``EVENTS`` is the truth, checked before
     each wait (the reader wakes only a waiter that exists, so no wake-up is lost in between).
+    The reader resolves a :class:`~bus.wakeup.Wakeup`, so the receiving task reads the message
+    in the same pass of the loop as the reader, and reads it without asking ``EVENTS`` again.
     """
 
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self._sock = sock
-        self._waiter: asyncio.Future[bool] | None = None
+        self._waiter: Wakeup[bool] | None = None
         self._loop = asyncio.get_running_loop()
         try:
             self._loop.add_reader(sock.fileno(), self._wake, True)
@@ -113,23 +116,29 @@ class _Inbox:
 
     def _wake(self, readable: bool) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(readable)
+        if waiter is not None:
+            waiter.set(readable)  # the receiving task steps now, in this pass of the loop
 
     async def receive(self, timeout: float | None) -> list[bytes] | None:
         """The next message, or None when ``timeout`` seconds pass without one."""
+        sock = self._sock
         while True:
-            if cast(int, self._sock.getsockopt(_EVENTS)) & _POLLIN:
-                return receive_frames(self._sock)
-            self._waiter = self._loop.create_future()
+            if cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
+                return receive_frames(sock)
+            waiter: Wakeup[bool] = Wakeup(self._loop)
+            self._waiter = waiter
             timer = None if timeout is None else self._loop.call_later(timeout, self._wake, False)
             try:
-                if not await self._waiter:
+                if not await waiter:
                     return None
             finally:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
+            try:  # woken: a message is almost always there, so read it without asking EVENTS
+                return receive_frames(sock)
+            except zmq.Again:
+                continue  # the FD's state changed without a message: ask the socket again
 
     def close(self) -> None:
         self._loop.remove_reader(self._sock.fileno())
