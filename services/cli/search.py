@@ -9,7 +9,6 @@ with the matched words in bold, and the image's URL (the backend's; it needs the
 from __future__ import annotations
 
 import argparse
-import html
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -77,6 +76,8 @@ def _print_hits(ctx: Context, query: str, hits: list[dict[str, Any]], base_url: 
 
 def snippet_markup(snippet: str) -> str:
     """The API's HTML snippet as rich markup: the ``<mark>``ed words bold, the rest literal."""
+    import html  # here: its entity tables (0.5 MB) stay out of the launcher, which imports this
+
     from rich.markup import escape
 
     parts: list[str] = []

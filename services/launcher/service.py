@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import webbrowser
 
 import structlog
 
@@ -207,6 +206,8 @@ class Launcher:
                     if component.settings.after_ready:
                         group.create_task(component.run())
                 if self.open_browser and self.frontend_url:
+                    import webbrowser  # here: only --open needs it (0.7 MB RSS)
+
                     group.create_task(asyncio.to_thread(webbrowser.open, self.frontend_url))
                 await self.shutdown_requested.wait()
             elif not self.shutdown_requested.is_set():
