@@ -20,6 +20,7 @@ import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
+from backend import gc_pause
 from backend.connections import connection_options
 from services.foundation.backend_contract import (
     HEALTH_PATH,
@@ -122,6 +123,7 @@ class BackendServer(uvicorn.Server):
         if self.started:
             self._report(READY_LINE if self.primary else STANDBY_LINE)
             log.info("serving" if self.primary else "standby_serving", port=self.backend.port)
+            gc_pause.resume_later(asyncio.get_running_loop())
 
     @property
     def primary(self) -> bool:
