@@ -1,7 +1,8 @@
 """The OpenAPI document: every error answer a route lists is an :class:`backend.schemas.ErrorOut`.
 
-Routers list their error codes with :func:`error_responses` (no model); :class:`BackendApp` gives
-each of them the ``ErrorOut`` model when ``/openapi.json`` is first built. The document is the
+Routers list their error codes with :func:`error_responses` (no model); the app
+(:class:`backend.app.BackendApp`) gives each of them the ``ErrorOut`` model with
+:func:`attach_error_models` when ``/openapi.json`` is first built. The document is the
 one ``responses={code: {"model": ErrorOut}}`` gave, but FastAPI builds a pydantic field for every
 route and listed code when a route is made (twice: once more when its router is included), some
 200 fields here: ~15 ms of the backend's start-up for a document that is rarely asked for.
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.utils import create_model_field
 from starlette.routing import BaseRoute
@@ -23,15 +23,6 @@ from backend.schemas import ErrorOut
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """A router's ``responses``: these codes answer an ``ErrorOut`` (added by the document)."""
     return {code: {} for code in codes}
-
-
-class BackendApp(FastAPI):
-    """FastAPI whose OpenAPI document gives every listed error answer the ``ErrorOut`` shape."""
-
-    def openapi(self) -> dict[str, Any]:
-        if self.openapi_schema is None:
-            attach_error_models(self.routes)
-        return super().openapi()
 
 
 def attach_error_models(routes: Sequence[BaseRoute]) -> None:

@@ -1,5 +1,5 @@
-"""The backend process starts without what only some requests need (Pillow, pydantic.v1, the
-error models of the OpenAPI document), and loads each when it is needed."""
+"""The backend process starts without what only some requests need (the /api routes, Pillow,
+pydantic.v1, the error models of the OpenAPI document), and loads each when it is needed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.backend.conftest import Running, encode_image
+import pytest
+
+import backend.app
+from tests.backend.conftest import Running, Serve, encode_image
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60.0  # seconds for a fresh python to import and build the backend app
@@ -28,7 +31,11 @@ def loaded(name):
 
 config = BackendConfig(port=1, token="t", instance="i", data_dir=Path("."), log_dir=Path("."))
 create_app(config)
-found = {"pil_at_start": loaded("PIL.Image"), "v1_at_start": loaded("pydantic.v1")}
+found = {
+    "api_at_start": loaded("backend.captures"),
+    "pil_at_start": loaded("PIL.Image"),
+    "v1_at_start": loaded("pydantic.v1"),
+}
 png = bytes.fromhex(sys.argv[1])
 check_image(png, DeclaredImage("image/png", 8, 6), 10_000)
 found["pil_after_check"] = loaded("PIL.Image")
@@ -36,9 +43,9 @@ print(json.dumps(found))
 """
 
 
-def test_the_backend_loads_pillow_on_first_image_and_never_pydantic_v1() -> None:
-    """Built as `python -m backend` builds it, the app has no Pillow (until an image is checked,
-    which then works) and no pydantic.v1."""
+def test_the_backend_starts_without_the_api_pillow_and_pydantic_v1() -> None:
+    """Built as `python -m backend` builds it, the app has imported no /api route, no Pillow (until
+    an image is checked, which then works) and no pydantic.v1."""
     png = encode_image("PNG", size=(8, 6)).hex()
     ran = subprocess.run(
         [sys.executable, "-c", PROBE, png],
@@ -49,7 +56,39 @@ def test_the_backend_loads_pillow_on_first_image_and_never_pydantic_v1() -> None
         check=True,
     )
     found = json.loads(ran.stdout.splitlines()[-1])
-    assert found == {"pil_at_start": False, "v1_at_start": False, "pil_after_check": True}
+    assert found == {
+        "api_at_start": False,
+        "pil_at_start": False,
+        "v1_at_start": False,
+        "pil_after_check": True,
+    }
+
+
+async def test_the_first_api_request_includes_the_api_and_is_answered(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/health leaves the /api routes out; the first /api request brings them in, answered."""
+    monkeypatch.setattr(backend.app, "API_PRELOAD_DELAY", 3600.0)
+    async with serve() as running:
+        assert (await running.client.get("/health")).status_code == 200
+        app = running.app
+        assert isinstance(app, backend.app.BackendApp)
+        assert not app.api_included
+        response = await running.client.get("/api/captures")
+        assert response.status_code == 200, response.text
+        assert response.json()["items"] == []
+        assert app.api_included
+
+
+async def test_the_api_is_included_once_started_without_a_request(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no /api request, the routes are included API_PRELOAD_DELAY after startup."""
+    monkeypatch.setattr(backend.app, "API_PRELOAD_DELAY", 0.0)
+    async with serve() as running:
+        assert (await running.client.get("/health")).status_code == 200
+        assert isinstance(running.app, backend.app.BackendApp)
+        assert running.app.api_included
 
 
 async def test_every_listed_error_answer_is_documented_as_error_out(running: Running) -> None:
