@@ -2,7 +2,9 @@
 
 :func:`spawn_main` spawns ``python -m services.main`` with
 :class:`services.foundation.supervision.Child` (as the launcher does), every endpoint under
-``runtime_dir``, and returns once ``backend.status`` says ``running`` on the bus.
+``runtime_dir``, and returns once ``backend.status`` says ``running`` on the bus (followed with
+the Clone pattern: main starts its backend before its bus, so ``running`` may be published before
+a subscription made at the spawn has reached main's proxy).
 :func:`running_capture` spawns ``python -m services.capture`` the same way, its ``capture.status``
 and ``capture.frame`` events recorded from before its start. Both context managers stop their
 process with SIGTERM at the end and assert a clean exit (status 0); for main also that no process
@@ -12,6 +14,7 @@ and ``tests/services/capture/harness.py``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -22,7 +25,15 @@ from pathlib import Path
 import psutil
 
 from bench.recorder import TopicRecorder
-from bus import Accepted, AsyncRequester, BackendStatus, Endpoints, PortInfo
+from bus import (
+    MAIN_BEAT,
+    Accepted,
+    AsyncRequester,
+    BackendStatus,
+    Endpoints,
+    PortInfo,
+    StateFollower,
+)
 from bus import endpoints as names
 from bus.messages import CaptureFrame, CaptureNowArgs, CaptureNowResult, CaptureStatus, NoArgs
 from bus.ops import CaptureOps, MainOps, Op
@@ -104,11 +115,30 @@ async def spawn_main(
     child = await Child.spawn(spec)
     main = MainProcess(child, endpoints, log)
     try:
-        await log.wait_for(lambda e: e.state == "running")
+        await until_running(main)
     except TimeoutError:
         main.child.kill()
         raise AssertionError("main never reported running:\n" + "\n".join(child.tail())) from None
     return main
+
+
+async def until_running(main: MainProcess) -> None:
+    """Until main says its backend runs: its status (a snapshot), then each change after it."""
+    requester = AsyncRequester(main.endpoints.control, timeout=5.0)
+
+    async def snapshot() -> BackendStatus:
+        return await requester.call(MainOps.GET_STATUS)
+
+    follower = StateFollower(
+        main.endpoints.events, names.BACKEND_STATUS, BackendStatus, snapshot, heartbeat=MAIN_BEAT
+    )
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            async for update in follower.updates():  # closed by asyncio's finalizer once left
+                if update.event is not None and update.event.state == "running":
+                    return
+    finally:
+        requester.close()
 
 
 @asynccontextmanager

@@ -20,20 +20,11 @@ from bus.endpoints import OPTIONAL_PEER_TIMEOUT
 from bus.messages import CaptureNowArgs, CaptureNowResult, CaptureStatus
 from bus.ops import CaptureOps, LauncherOps, MainOps, Op
 from services.cli.context import MAIN_NOT_RUNNING, Context
+from services.cli.parser import BACKEND_OPS, CAPTURE_STATE_OPS
 from services.foundation.config import KEYS, Value
 from services.foundation.terminal import age, styled
 
 DOWN_DEADLINE = 30.0  # seconds `ctxbus down` waits for main to be gone
-BACKEND_OPS = {
-    "restart": MainOps.RESTART_BACKEND,
-    "stop": MainOps.STOP_BACKEND,
-    "start": MainOps.START_BACKEND,
-}
-CAPTURE_STATE_OPS = {
-    "pause": CaptureOps.PAUSE,
-    "resume": CaptureOps.RESUME,
-    "status": CaptureOps.GET_STATUS,
-}
 
 
 def not_running(ctx: Context, exc: BusError) -> int:

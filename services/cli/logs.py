@@ -13,7 +13,6 @@ from pathlib import Path
 
 from services.cli.context import Context
 
-TAIL_LINES = 20
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a followed file (files offer no event here)
 LOG_SUFFIXES = (".log", ".output.log")
 

@@ -8,7 +8,6 @@ with the matched words in bold, and the image's URL (the backend's; it needs the
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,6 @@ from services.cli.context import Context
 from services.foundation.lean import allow_tls
 
 SEARCH_TIMEOUT = 10.0  # seconds for the backend's answer
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100  # the API's
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 
 if TYPE_CHECKING:
@@ -96,11 +93,3 @@ def _message(answer: httpx.Response) -> str:
         return f"{error['message']} (HTTP {answer.status_code})"
     except (ValueError, KeyError, TypeError):
         return f"HTTP {answer.status_code}"
-
-
-def limit_arg(text: str) -> int:
-    """``--limit``: a whole number from 1 to :data:`MAX_LIMIT` (argparse type)."""
-    value = int(text) if text.isdigit() else 0
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_LIMIT}")
-    return value

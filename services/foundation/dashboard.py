@@ -27,12 +27,9 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import msgspec
-import structlog
 
 from bus import ComponentStatus, Endpoints
 from bus.endpoints import LOOPBACK_NAMES
-
-log = structlog.get_logger(__name__)
 
 SECRET_ENV = "CTXBUS_DASHBOARD_SECRET"  # hex; the environment is readable only by its user
 SECRET_BYTES = 32
@@ -115,6 +112,9 @@ def without_foreign_url(
     if status.url is None or is_component_url(status.url, dashboard):
         return status
     if report is None:
+        import structlog  # here: `ctxbus up` reads SECRET_ENV before its logging's imports
+
+        log = structlog.get_logger(__name__)
         log.warning("foreign_url_dropped", component=status.component, seq=status.seq)
     else:
         report(f"{status.component}: dropped a url that is not a ctxbus component's")

@@ -1,49 +1,30 @@
 """``ctxbus up``: the launcher that starts and supervises main, the frontend and capture.
 
+- :mod:`.early`: main started before the CLI's and the launcher's heavy imports.
 - :mod:`.component`: one supervised process (restart with backoff, give-up, stop).
 - :mod:`.specs`: what it starts, from the configuration.
 - :mod:`.service`: the loop: start, wait until ready, shut down in order.
 - :mod:`.report`: what it prints.
+- :mod:`.run`: the process: logging, then the loop.
+
+The names are imported on first use, so that :mod:`.early` stays lean.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from typing import TYPE_CHECKING
 
-import structlog
+from services.foundation.lazy import lazy_names
 
-from bus import Endpoints, SetupError, curve, endpoints, ensure_runtime_dir
-from services.foundation.config import Config
-from services.foundation.logconfig import configure_logging
-from services.foundation.terminal import Output
-from services.launcher.report import Report
-from services.launcher.service import Launcher, launch
+if TYPE_CHECKING:
+    from services.launcher.run import run_launcher
+    from services.launcher.service import Launcher, launch
 
 __all__ = ["Launcher", "launch", "run_launcher"]
+_HOMES = {
+    "Launcher": "services.launcher.service",
+    "launch": "services.launcher.service",
+    "run_launcher": "services.launcher.run",
+}
 
-
-def quiet_console() -> None:
-    """No log lines on the terminal: it gets the URL and :class:`Report`'s lines; the file all."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if not isinstance(handler, logging.FileHandler):
-            root.removeHandler(handler)
-
-
-def run_launcher(config: Config, bus: Endpoints, out: Output, open_browser: bool) -> int:
-    """``ctxbus up``: run until stopped; the exit status."""
-    curve.set_client_role(endpoints.COMPONENT_LAUNCHER)
-    try:
-        ensure_runtime_dir(config.runtime_dir)
-        configure_logging("launcher", config.log_dir)  # a log dir others may write: SetupError
-    except SetupError as exc:
-        out.error(str(exc))
-        return 2
-    quiet_console()
-    structlog.get_logger("launcher").info("imports_done")  # a start-up milestone (bench)
-    try:
-        return asyncio.run(launch(config, bus, Report(out), open_browser))
-    except SetupError as exc:
-        out.error(str(exc))
-        return 1
+__getattr__ = lazy_names(__name__, _HOMES)

@@ -24,6 +24,7 @@ from services.foundation.supervision import (
     Backoff,
     Child,
     ChildSpec,
+    EarlyChild,
     ProcessRecords,
     RestartPolicy,
     describe_exit,
@@ -66,6 +67,7 @@ class Component:
         self._backoff = Backoff(settings.policy)
         self._stopping = asyncio.Event()
         self._running_since: float | None = None
+        self.first: EarlyChild | None = None  # started before the loop: its first run adopts it
 
     async def _update(self, **changes: Any) -> None:
         self.status = msgspec.structs.replace(self.status, **changes)
@@ -109,7 +111,8 @@ class Component:
 
     async def _start(self) -> Child:
         self._running_since = None
-        child = await Child.spawn(self.settings.spec)
+        first, self.first = self.first, None
+        child = await (Child.spawn(self.settings.spec) if first is None else Child.adopt(first))
         self.child = child
         if self._records is not None:
             self._records.add(self.name, child.pid)

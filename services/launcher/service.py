@@ -35,6 +35,7 @@ from services.foundation.config import Config
 from services.foundation.dashboard import read_host, without_foreign_url
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.launcher.component import Component
+from services.launcher.early import EarlyLaunch
 from services.launcher.report import Report
 from services.launcher.specs import component_settings
 
@@ -50,9 +51,16 @@ class Launcher:
     """The launcher process's state and loop."""
 
     def __init__(
-        self, config: Config, bus: Endpoints, report: Report, *, open_browser: bool = False
+        self,
+        config: Config,
+        bus: Endpoints,
+        report: Report,
+        *,
+        open_browser: bool = False,
+        early: EarlyLaunch | None = None,
     ) -> None:
         self.config = config
+        self.early = early  # the lock and main, claimed and started before the loop, if any
         self.open_browser = open_browser
         self.bus = bus
         self.report = report
@@ -63,6 +71,8 @@ class Launcher:
             settings.spec.name: Component(settings, self.publish_status, self.records)
             for settings in component_settings(config)
         }
+        if early is not None:
+            self.components[endpoints.COMPONENT_MAIN].first = early.main
         self.latest: dict[str, ComponentStatus] = {}
         self.backend: BackendStatus | None = None
         self.backend_running = asyncio.Event()
@@ -175,7 +185,7 @@ class Launcher:
     async def run(self) -> int:
         """Start everything, report readiness, run until asked to stop; the exit status."""
         try:
-            with InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher"):
+            with self._lock():
                 for stale in await asyncio.to_thread(self.records.end_stale):
                     log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
                 if self.bus.transport == "tcp":
@@ -184,6 +194,12 @@ class Launcher:
         finally:
             self.publisher.close()
             self.control.close()
+
+    def _lock(self) -> InstanceLock:
+        """The launcher lock: taken before the loop (:mod:`.early`), or now (it enters it)."""
+        if self.early is not None:
+            return self.early.lock
+        return InstanceLock(self.bus.file(endpoints.LAUNCHER_LOCK), "ctxbus launcher")
 
     async def _run_locked(self) -> int:
         loop = asyncio.get_running_loop()
@@ -281,6 +297,12 @@ class Launcher:
             requester.close()
 
 
-async def launch(config: Config, bus: Endpoints, report: Report, open_browser: bool) -> int:
-    """Run a launcher until it is stopped; the exit status."""
-    return await Launcher(config, bus, report, open_browser=open_browser).run()
+async def launch(
+    config: Config,
+    bus: Endpoints,
+    report: Report,
+    open_browser: bool,
+    early: EarlyLaunch | None = None,
+) -> int:
+    """Run a launcher until it is stopped (adopting what ``early`` started); the exit status."""
+    return await Launcher(config, bus, report, open_browser=open_browser, early=early).run()

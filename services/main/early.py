@@ -24,12 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from bus import Endpoints, SetupError, ensure_runtime_dir
 from bus import endpoints as names
 from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision.lock import InstanceLock
+from services.foundation.supervision.record_file import nothing_on_record
 from services.main.args import config_from, parser
 from services.main.backend_launch import EarlyBackend, backend_config, spawn_backend_early
 from services.main.port import bind_backend_socket
@@ -97,13 +96,3 @@ def _start(settings: MainSettings, lock: InstanceLock, records: Path) -> EarlySt
         sock.close()
         raise
     return EarlyStart(settings, lock, sock, token, instance, backend)
-
-
-def nothing_on_record(path: Path) -> bool:
-    """Whether the process records (:class:`ProcessRecords`' JSON list) list no process."""
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=list[object]) == []
-    except FileNotFoundError:
-        return True
-    except (OSError, msgspec.DecodeError):
-        return False

@@ -59,15 +59,14 @@ class MainService:
     async def run(self) -> None:
         """Take the runtime dir, bind everything, supervise until SIGINT/SIGTERM or ``shutdown``."""
         ensure_runtime_dir(self.settings.runtime_dir)
-        if self.early is not None:
-            lock = self.early.lock
-        else:
-            lock = InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main")
-            lock.acquire()
-        try:
+        early = self.early
+        lock = (
+            early.lock
+            if early
+            else InstanceLock(self.endpoints.file(names.MAIN_LOCK), "ctxbus main")
+        )
+        with lock:  # taken before the loop (.early), or now
             await self._run_locked()
-        finally:
-            lock.release()
 
     async def _run_locked(self) -> None:
         records = ProcessRecords(self.endpoints.file(names.MAIN_RECORDS))

@@ -131,6 +131,21 @@ async def test_ready_line_and_clean_ctrl_c(up: Up) -> None:
     assert alive(family) == []
 
 
+async def test_main_started_before_the_imports_is_the_one_that_runs(
+    runtime_dir: Path, up: Up
+) -> None:
+    """`ctxbus up` adopts the main it started before its imports: that main serves, then stops."""
+    log_text = (runtime_dir / "log" / "launcher.log").read_text()
+    events = [json.loads(line) for line in log_text.splitlines()]
+    started = [e for e in events if e["event"] == "child_started" and e["child"] == "main"]
+    assert [e["child_pid"] for e in started] == [up.lines[0]["pids"]["main"]]
+    assert "spawned_at" in started[0]  # spawned before the launcher could log
+    family = up.tree()
+    up.proc.send_signal(signal.SIGINT)
+    assert await up.wait(STOP_DEADLINE) == 0
+    assert alive(family) == []
+
+
 async def test_components_are_on_the_bus(runtime_dir: Path, up: Up) -> None:
     """While up, `ctxbus status --json` lists main and the frontend running, with its URL."""
     ran = await ctxbus(runtime_dir, "status", "--json")

@@ -152,6 +152,7 @@ class Child:
         Its ``child_started`` line is logged now; ``spawned_at`` is when it really started.
         """
         assert early.process.stdout is not None  # spawn_early always pipes its output
+        early.adopted = True
         reader = asyncio.StreamReader()
         protocol = asyncio.StreamReaderProtocol(reader)
         await asyncio.get_running_loop().connect_read_pipe(lambda: protocol, early.process.stdout)

@@ -39,8 +39,14 @@ class InstanceLock:
             os.close(self._fd)
             self._fd = None
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def __enter__(self) -> InstanceLock:
-        self.acquire()
+        """Hold it for the block: taken now, unless it was already (before the event loop)."""
+        if not self.held:
+            self.acquire()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

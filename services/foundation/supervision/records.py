@@ -17,16 +17,13 @@ import msgspec
 import psutil
 import structlog
 
+from services.foundation.supervision.record_file import ProcessRecord, read_records
+
+__all__ = ["ProcessRecord", "ProcessRecords", "is_ours"]
+
 log = structlog.get_logger(__name__)
 
 CREATE_TIME_TOLERANCE = 0.05  # seconds; psutil derives it from clock ticks
-
-
-class ProcessRecord(msgspec.Struct, frozen=True):
-    name: str
-    pid: int
-    create_time: float
-    cmdline: list[str]
 
 
 class ProcessRecords:
@@ -57,10 +54,7 @@ class ProcessRecords:
 
     def load(self) -> list[ProcessRecord]:
         """The records a previous supervisor left, if any (unreadable files count as none)."""
-        try:
-            return msgspec.json.decode(self.path.read_bytes(), type=list[ProcessRecord])
-        except (OSError, msgspec.DecodeError):
-            return []
+        return read_records(self.path)
 
     def end_stale(self, timeout: float = 3.0) -> list[ProcessRecord]:
         """End the recorded processes of a dead predecessor that are still ours; clear the file."""

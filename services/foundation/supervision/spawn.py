@@ -74,13 +74,20 @@ class EarlyChild:
     process: subprocess.Popen[bytes]
     lifeline: int | None  # our end of its lifeline
     spawned_at: float  # wall-clock time of the spawn (the log line comes later)
+    adopted: bool = False  # a Child supervises it now
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def abandon(self) -> None:
-        """Nobody will supervise it (the supervisor cannot start): kill its group and reap it."""
+        """Nobody will supervise it (the supervisor cannot start): kill its group and reap it.
+
+        Nothing once it was adopted: its :class:`Child` stops it.
+        """
+        if self.adopted:
+            return
+        self.adopted = True  # nobody else will
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

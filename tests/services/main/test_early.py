@@ -19,7 +19,8 @@ from bus import endpoints as names
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision import InstanceLock
-from services.main.early import nothing_on_record, start_early
+from services.foundation.supervision.record_file import nothing_on_record
+from services.main.early import start_early
 from tests.fixtures.processes import main_argv, running_main
 
 GONE_TIMEOUT = 10.0
