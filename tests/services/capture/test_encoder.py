@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from PIL import Image, ImageChops
@@ -10,6 +12,7 @@ from PIL import Image, ImageChops
 from services.capture.encoder import Encoder
 from services.capture.settings import CaptureSettings
 from tests.fixtures.display import desktop_image
+from tests.fixtures.processes import REPO
 from tests.services.capture.pictures import frame_of, solid, with_box
 
 
@@ -85,3 +88,23 @@ def test_bad_settings_are_refused_naming_the_key(changes: dict[str, object], key
     """Settings out of range fail at construction with a message naming the key."""
     with pytest.raises(ValueError, match=key):
         CaptureSettings(**changes)  # type: ignore[arg-type]  # wrong types are the point
+
+
+def test_encoding_loads_only_the_plugin_it_writes_with() -> None:
+    """Encoding a WebP frame loads Pillow's WebP plugin and its preinit set, not every plugin."""
+    probe = (
+        "import sys\n"
+        "from PIL import Image\n"
+        "from services.capture.encoder import Encoder\n"
+        "from services.capture.settings import CaptureSettings\n"
+        "from tests.services.capture.pictures import frame_of\n"
+        "Encoder(CaptureSettings()).encode(frame_of(Image.new('RGB', (64, 48), 'red')))\n"
+        "print(' '.join(m for m in sys.modules if m.endswith('ImagePlugin')))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    preinit = {f"PIL.{name}ImagePlugin" for name in ("Bmp", "Gif", "Jpeg", "Ppm", "Png")}
+    loaded = set(ran.stdout.split())
+    assert "PIL.WebPImagePlugin" in loaded
+    assert loaded <= {*preinit, "PIL.WebPImagePlugin"}
