@@ -102,11 +102,15 @@ class _Inbox:
     each wait (the reader wakes only a waiter that exists, so no wake-up is lost in between).
     The reader resolves a :class:`~bus.wakeup.Wakeup`, so the receiving task reads the message
     in the same pass of the loop as the reader, and reads it without asking ``EVENTS`` again.
+    A wait's timeout is a deadline that one standing timer checks when it fires (moving on to
+    the latest deadline if that has not passed): no timer is made and cancelled per message.
     """
 
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self._sock = sock
         self._waiter: Wakeup[bool] | None = None
+        self._deadline: float | None = None  # loop time at which the current wait times out
+        self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         try:
             self._loop.add_reader(sock.fileno(), self._wake, True)
@@ -119,6 +123,17 @@ class _Inbox:
         if waiter is not None:
             waiter.set(readable)  # the receiving task steps now, in this pass of the loop
 
+    def _expire(self) -> None:
+        """The standing timer: time out the wait whose deadline has passed, else wait on."""
+        self._timer = None
+        deadline = self._deadline
+        if self._waiter is None or deadline is None:
+            return  # no wait, or one without a timeout: the next wait with one sets a timer
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._expire)
+        else:
+            self._wake(False)
+
     async def receive(self, timeout: float | None) -> list[bytes] | None:
         """The next message, or None when ``timeout`` seconds pass without one."""
         sock = self._sock
@@ -127,20 +142,23 @@ class _Inbox:
                 return receive_frames(sock)
             waiter: Wakeup[bool] = Wakeup(self._loop)
             self._waiter = waiter
-            timer = None if timeout is None else self._loop.call_later(timeout, self._wake, False)
+            self._deadline = None if timeout is None else self._loop.time() + timeout
+            if self._deadline is not None and self._timer is None:
+                self._timer = self._loop.call_at(self._deadline, self._expire)
             try:
                 if not await waiter:
                     return None
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
             try:  # woken: a message is almost always there, so read it without asking EVENTS
                 return receive_frames(sock)
             except zmq.Again:
                 continue  # the FD's state changed without a message: ask the socket again
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close(linger=0)
 
