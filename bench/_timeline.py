@@ -138,10 +138,18 @@ def timeline(log_dir: Path, launcher_pid: int, spawned: float, ready: float) -> 
 
 # The serial chain to the ready line: (from, to, what happens in between).
 CRITICAL_PATH = (
-    (("launcher", "spawned"), ("main", "spawned"), "launcher: interpreter, CLI imports, set-up"),
+    (
+        ("launcher", "spawned"),
+        ("main", "spawned"),
+        "launcher: interpreter, command line, configuration, lock",
+    ),
     (("main", "spawned"), ("backend", "spawned"), "main: interpreter, configuration, lock, port"),
     (("backend", "spawned"), ("backend", "serving"), "backend: imports, app, startup, warm-up"),
-    (("backend", "serving"), ("launcher", "ready"), "hand-off: ready pipe, /health, event"),
+    (
+        ("backend", "serving"),
+        ("launcher", "ready"),
+        "then: ready pipe, /health, event, and the frontend if it serves later",
+    ),
 )
 
 

@@ -40,19 +40,25 @@ RATIO_GOAL = 1.5
 MAIN_RSS_GOAL_MB = 30.0
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Start-up"
+# `ctxbus up`'s imports in their order: what starts main, then structlog lean, then the rest.
+LAUNCHER_IMPORTS = (
+    "import services.cli.early; from services.foundation.lean import lean_structlog; "
+    "lean_structlog(); import services.cli.entry, services.launcher.run"
+)
 # What each process imports before it can do its work (`--help` exits right after them).
 IMPORTS = {
     "floor": ["-c", "import fastapi, uvicorn"],
-    "launcher": ["-c", "import services.cli, services.launcher"],
+    "launcher (before main)": ["-c", "import services.cli.early"],
+    "launcher": ["-c", LAUNCHER_IMPORTS],
     "main (before its backend)": ["-c", "import services.main.__main__, services.main.early"],
     "main": ["-c", "import services.main.__main__, services.main.early, services.main.cli"],
     "backend": ["-c", "import backend.__main__, backend.app"],
     "frontend": ["-m", "frontend", "--help"],
 }
 TOP_PACKAGES = 6
-BUS_PROCESS = (
-    "import sys; sys.modules['rich'] = None; import asyncio, zmq.asyncio, structlog, msgspec"
-)
+# What the launcher and main import before they spawn the next process: parse the command
+# line, read the configuration (msgspec, tomllib), spawn.
+EARLY_PROCESS = "import argparse, msgspec, tomllib, subprocess"
 
 FLOOR_APP = """
 import socket, sys
@@ -88,11 +94,12 @@ def served_once(
         proc.wait(STOP_TIMEOUT)
 
 
-def bus_process_once() -> float:
-    """Seconds for a python that only imports what every bus process needs, then exits: the
-    least each of the launcher and main can take before it spawns the next process."""
+def early_process_once() -> float:
+    """Seconds for a python that only imports what reading the configuration and spawning
+    need, then exits: the least each of the launcher and main can take before it spawns the
+    next process."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", BUS_PROCESS], check=True)
+    subprocess.run([sys.executable, "-c", EARLY_PROCESS], check=True)
     return time.perf_counter() - started
 
 
@@ -231,7 +238,7 @@ def import_lines() -> list[str]:
 class Samples:
     floors: list[float]
     backends: list[float]  # python -m backend alone
-    bus_processes: list[float]  # python importing asyncio, zmq, structlog, msgspec
+    early_processes: list[float]  # python importing argparse, msgspec, tomllib, subprocess
     runs: list[Run]
 
     @property
@@ -246,8 +253,8 @@ def ms(seconds: float) -> str:
 def summary_lines(samples: Samples) -> list[str]:
     floor, up = statistics.median(samples.floors), statistics.median(samples.ups)
     backend = statistics.median(samples.backends)
-    bus = statistics.median(samples.bus_processes)
-    least = 2 * bus + backend
+    early = statistics.median(samples.early_processes)
+    least = 2 * early + backend
     ratio = up / floor
     verdict = "ok" if ratio <= RATIO_GOAL else "over goal"
     memory = samples.runs[-1].memory
@@ -262,8 +269,9 @@ def summary_lines(samples: Samples) -> list[str]:
         f"(runs: {', '.join(map(ms, samples.ups))})",
         f"- ratio up/floor: **{ratio:.2f}** (goal <= {RATIO_GOAL}: {verdict})",
         f"- least a chain of three processes can take (launcher and main as a bare python "
-        f"importing asyncio, zmq, structlog and msgspec, {ms(bus)} ms each, then the backend "
-        f"alone): {ms(least)} ms, {least / floor:.2f}x the floor",
+        f"importing argparse, msgspec, tomllib and subprocess, what they need before they spawn "
+        f"the next, {ms(early)} ms each, then the backend alone): {ms(least)} ms, "
+        f"{least / floor:.2f}x the floor",
         f"- main RSS {main_mb:.1f} MB (goal <= {MAIN_RSS_GOAL_MB:g} MB: {main_verdict})",
         "- resident memory once ready (last run): "
         + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sorted(memory.items())),
@@ -271,17 +279,26 @@ def summary_lines(samples: Samples) -> list[str]:
 
 
 NOTES = (
-    "Where the time goes beyond the floor: three Python processes in series, each paying its "
-    "interpreter and imports before it spawns the next. The launcher's include the CLI's "
-    "(`services.cli`); main's are asyncio, zmq, structlog, msgspec and all of `bus/` "
-    "(`services.foundation.config` and `private_dirs` import the `bus` package, which imports "
-    "every bus module and zmq); the backend's are the floor's, its app (`backend/` modules, "
-    "pydantic schemas, PIL) and all of `bus/` too (for `bus.errors` via `private_dirs`). The "
-    "frontend is spawned with main and serves before the backend does: off the chain, but on "
-    "two cores it competes with main and the backend for the CPU (spawning it only once main "
-    "answered measured no different: 1062 vs 1051 ms, median of 10 interleaved runs each at "
-    "load 3.6). The warm standby is spawned once the first backend serves, after the ready "
-    "line. The figures swing with the load of this shared machine: compare within one run."
+    "Where the time goes beyond the floor: three Python processes in series, but each spawns "
+    "the next before its heavy imports. The launcher (`services.cli.early`, "
+    "`services.launcher.early`) parses its command line, loads the configuration (msgspec, "
+    "tomllib), takes its lock and spawns main; main (`services.main.early`) does the same, binds "
+    "the backend's port and spawns the backend; only then do they import asyncio, zmq, "
+    "structlog and the rest of `bus/`, which runs beside the next process's start, on the same "
+    "two cores, and adopt the process they started. The backend's own start (the floor's "
+    "imports, its app, its startup and warm-up) is the rest of the chain. The frontend is "
+    "spawned once the launcher's imports are done and serves before the backend does: off the "
+    "chain, but competing for the CPU; its serving is part of the ready line, and now that the "
+    "backend's own start is shorter than the frontend's, the frontend is often the last to "
+    "serve (the chain's last step, from the backend serving to the ready line, includes that "
+    "wait). Measured and not kept (`ctxbus up` to ready, medians of 10 runs interleaved with "
+    "the chosen order, load 3-7, 2026-11-30): the frontend's priority lowered (nice 10 for its "
+    "process and its autogroup: every child has an autogroup of its own, a session each, and an "
+    "unprivileged launcher cannot raise it back once started) 700 and 1247 ms against 530 and "
+    "703 ms; the frontend spawned with main, before the launcher's imports, 762 and 712 ms "
+    "against 737 and 592 ms. The warm standby is spawned once the first backend serves, "
+    "after the ready line. The figures swing with the load of this shared machine: compare "
+    "within one run."
 )
 
 
@@ -310,7 +327,8 @@ def section(samples: Samples, imports: list[str]) -> str:
             *summary_lines(samples),
             "",
             "Where it goes: the chain launcher → main → backend is serial (main owns the port "
-            "and spawns the backend); the frontend, spawned with main, is off it.",
+            "and spawns the backend), each spawning the next before its heavy imports; the "
+            "frontend, spawned once the launcher's imports are done, is off it.",
             "",
             *path_lines(samples.runs),
             "",
@@ -336,7 +354,7 @@ def main() -> None:
     for _ in range(RUNS):  # interleaved: all see the same machine load
         samples.floors.append(floor_once())
         samples.backends.append(backend_once())
-        samples.bus_processes.append(bus_process_once())
+        samples.early_processes.append(early_process_once())
         samples.runs.append(up_once())
     text = section(samples, import_lines())
     print(text)
