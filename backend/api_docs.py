@@ -1,7 +1,7 @@
 """The OpenAPI document: every error answer a route lists is an :class:`backend.schemas.ErrorOut`.
 
-Routers list their error codes with :func:`error_responses` (no model); the app
-(:class:`backend.app.BackendApp`) gives each of them the ``ErrorOut`` model with
+Routers list their error codes with :func:`error_responses` (no model); the API app
+(:class:`backend.api.ApiApp`) gives each of them the ``ErrorOut`` model with
 :func:`attach_error_models` when ``/openapi.json`` is first built. The document is the
 one ``responses={code: {"model": ErrorOut}}`` gave, but FastAPI builds a pydantic field for every
 route and listed code when a route is made (twice: once more when its router is included), some

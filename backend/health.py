@@ -4,9 +4,8 @@ Cheap (one single-row query and a statfs) and bounded: a database that does not 
 :data:`CHECK_TIMEOUT_S` counts as not ok instead of stalling the probe. No paths, no token.
 
 Without ``Authorization: Bearer <token>`` it says only whether the backend is alive and well
-(:class:`backend.schemas.Liveness`: ``status``, ``service``, ``version``): how many captures, how
-many bytes and how much free space are for the user's programs only. Main's probe sends the
-token. With it, the answer (:class:`backend.schemas.Health`)::
+(``status``, ``service``, ``version``): how many captures, how many bytes and how much free space
+are for the user's programs only. Main's probe sends the token. With it, the answer::
 
     {"status": "ok" | "degraded",
      "reason": null | "database: <what is wrong>; storage: <...>; retention: <...>",
@@ -22,6 +21,10 @@ component and its problem. The database is not ok when it does not answer, or wh
 damaged: found by reading every table at start, ``PRAGMA quick_check`` right after start (off the
 event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
 :data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
+
+Served without FastAPI or pydantic (Starlette, typed dicts): it is what main waits for when the
+backend starts, and FastAPI is imported after (:mod:`backend.app`). The OpenAPI document describes
+it with :class:`backend.schemas.Health` and :class:`backend.schemas.Liveness` (:mod:`backend.api`).
 """
 
 from __future__ import annotations
@@ -31,29 +34,67 @@ import hmac
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final
+from typing import Final, Literal, TypedDict
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from backend.catalog import Totals, totals
 from backend.errors import ApiError
 from backend.runtime import Backend, get_backend
-from backend.schemas import (
-    Components,
-    DatabaseHealth,
-    Health,
-    Liveness,
-    RetentionHealth,
-    StorageHealth,
-)
-from services.foundation.backend_contract import HEALTH_PATH
 
 CHECK_TIMEOUT_S = 0.5
 RECHECK_S = 30.0
 LOW_DISK_BYTES = 256 * 1024 * 1024
 SERVICE: Final = "ctxbus-backend"
+Status = Literal["ok", "degraded"]
 
-router = APIRouter(tags=["health"])
+
+class DatabaseHealth(TypedDict):
+    ok: bool
+    error: str | None
+
+
+class StorageHealth(TypedDict):
+    ok: bool
+    captures: int
+    bytes: int
+    free_bytes: int
+
+
+class RetentionHealth(TypedDict):
+    ok: bool
+    error: str | None
+    max_age_days: float
+    max_bytes: int
+    last_run_at: float | None
+    last_removed: int
+    removed_total: int
+
+
+class Components(TypedDict):
+    database: DatabaseHealth
+    storage: StorageHealth
+    retention: RetentionHealth
+
+
+class Liveness(TypedDict):
+    status: Status
+    service: str
+    version: str
+
+
+class Health(TypedDict):
+    status: Status
+    reason: str | None
+    service: str
+    version: str
+    pid: int
+    instance: str
+    uptime_s: float
+    components: Components
+
+
 _checks: set[asyncio.Task[str | None]] = set()  # re-checks still running past the timeout
 
 
@@ -67,14 +108,16 @@ def _package_version() -> str:
 VERSION = _package_version()
 
 
-@router.get(HEALTH_PATH, response_model=Health | Liveness)
-async def health(request: Request) -> Health | Liveness:
+async def health(request: Request) -> JSONResponse:
     """Whether the backend works (no token needed); with the token, why not and its parts."""
     backend = get_backend(request)
     answer = await _health(backend)
     if _has_token(request, backend):
-        return answer
-    return Liveness(status=answer.status, service=answer.service, version=answer.version)
+        return JSONResponse(answer)
+    liveness = Liveness(
+        status=answer["status"], service=answer["service"], version=answer["version"]
+    )
+    return JSONResponse(liveness)
 
 
 def _has_token(request: Request, backend: Backend) -> bool:
@@ -118,7 +161,7 @@ async def _database(backend: Backend, answered: bool) -> DatabaseHealth:
         return DatabaseHealth(ok=False, error=f"damaged: {db.problem}")
     if not answered:
         return DatabaseHealth(ok=False, error="it did not answer a one-row query in time")
-    return DatabaseHealth(ok=True)
+    return DatabaseHealth(ok=True, error=None)
 
 
 async def _recheck(backend: Backend) -> None:
@@ -131,13 +174,16 @@ async def _recheck(backend: Backend) -> None:
 
 def _reason(components: Components) -> str | None:
     problems: list[str] = []
-    if not components.database.ok:
-        problems.append(f"database: {components.database.error}")
-    if not components.storage.ok:
-        free_mb = components.storage.free_bytes / 1024**2
+    database = components["database"]
+    storage = components["storage"]
+    retention = components["retention"]
+    if not database["ok"]:
+        problems.append(f"database: {database['error']}")
+    if not storage["ok"]:
+        free_mb = storage["free_bytes"] / 1024**2
         problems.append(f"storage: {free_mb:.1f} MB free, under {LOW_DISK_BYTES // 1024**2} MB")
-    if not components.retention.ok:
-        problems.append(f"retention: the last pass failed ({components.retention.error})")
+    if not retention["ok"]:
+        problems.append(f"retention: the last pass failed ({retention['error']})")
     return "; ".join(problems) or None
 
 
@@ -163,7 +209,7 @@ def _retention(backend: Backend) -> RetentionHealth:
     return RetentionHealth(
         ok=stats.last_error is None,
         error=stats.last_error,
-        max_age_days=backend.config.retention_days,
+        max_age_days=float(backend.config.retention_days),
         max_bytes=policy.max_bytes,
         last_run_at=stats.last_run_at,
         last_removed=stats.last_removed,

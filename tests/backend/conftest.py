@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from PIL import Image
 
-from backend.app import create_app
+from backend.app import BackendApp, create_app
 from backend.runtime import Backend
 from services.foundation.backend_contract import BackendConfig
 
@@ -30,7 +29,7 @@ START_TIMEOUT_S = 10.0
 class Running:
     """A backend being served, and a client that talks to it with the token."""
 
-    app: FastAPI
+    app: BackendApp
     config: BackendConfig
     client: httpx.AsyncClient
     base_url: str
@@ -108,7 +107,7 @@ class _Server(uvicorn.Server):
 
 @asynccontextmanager
 async def _serving(
-    app: FastAPI, sock: socket.socket, options: dict[str, Any]
+    app: BackendApp, sock: socket.socket, options: dict[str, Any]
 ) -> AsyncIterator[None]:
     config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, **options)
     server = _Server(config)

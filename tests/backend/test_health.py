@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from backend.schemas import Health, Liveness
 from tests.backend.conftest import TOKEN, Running
 
 
@@ -45,3 +46,18 @@ async def test_health_reveals_no_path_or_token(running: Running) -> None:
     text = (await running.client.get("/health")).text
     assert TOKEN not in text
     assert str(running.config.data_dir) not in text
+
+
+async def test_health_answers_are_what_the_openapi_document_says(running: Running) -> None:
+    """Each /health answer (served without pydantic) is exactly its documented model's dump."""
+    with_token = (await running.client.get("/health")).json()
+    assert Health.model_validate(with_token).model_dump(mode="json") == with_token
+    bare = (await running.client.get("/health", headers={"Authorization": ""})).json()
+    assert Liveness.model_validate(bare).model_dump(mode="json") == bare
+
+
+async def test_other_methods_on_health_get_the_api_error_shape(running: Running) -> None:
+    """POST /health is a JSON 405 from the API, as every wrong method is."""
+    response = await running.client.post("/health")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"

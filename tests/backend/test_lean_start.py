@@ -1,8 +1,10 @@
-"""The backend process starts without what only some requests need (the /api routes, Pillow,
-pydantic.v1, the error models of the OpenAPI document), and loads each when it is needed."""
+"""The backend process starts without what only some requests need (FastAPI and the API app,
+Pillow, pydantic.v1, the error models of the OpenAPI document), and loads each when it is
+needed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from tests.backend.conftest import Running, Serve, encode_image
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60.0  # seconds for a fresh python to import and build the backend app
+WAIT_S = 30.0  # seconds for the API app to be built in the background
 
 # Imports the backend as `python -m backend` does and builds its app, then reports which of the
 # modules that only some requests need were loaded; then checks the PNG given in argv[1] (hex).
@@ -30,22 +33,25 @@ def loaded(name):
     return sys.modules.get(name) is not None
 
 config = BackendConfig(port=1, token="t", instance="i", data_dir=Path("."), log_dir=Path("."))
-create_app(config)
+app = create_app(config)
 found = {
-    "api_at_start": loaded("backend.captures"),
+    "api_at_start": loaded("backend.api"),
+    "fastapi_at_start": loaded("fastapi"),
     "pil_at_start": loaded("PIL.Image"),
     "v1_at_start": loaded("pydantic.v1"),
 }
 png = bytes.fromhex(sys.argv[1])
 check_image(png, DeclaredImage("image/png", 8, 6), 10_000)
 found["pil_after_check"] = loaded("PIL.Image")
+app.load_api()
+found["v1_with_the_api"] = loaded("pydantic.v1")
 print(json.dumps(found))
 """
 
 
-def test_the_backend_starts_without_the_api_pillow_and_pydantic_v1() -> None:
-    """Built as `python -m backend` builds it, the app has imported no /api route, no Pillow (until
-    an image is checked, which then works) and no pydantic.v1."""
+def test_the_backend_starts_without_fastapi_pillow_and_pydantic_v1() -> None:
+    """Built as `python -m backend` builds it, the app has no FastAPI, no Pillow (until an image
+    is checked, which then works) and never pydantic.v1."""
     png = encode_image("PNG", size=(8, 6)).hex()
     ran = subprocess.run(
         [sys.executable, "-c", PROBE, png],
@@ -58,37 +64,38 @@ def test_the_backend_starts_without_the_api_pillow_and_pydantic_v1() -> None:
     found = json.loads(ran.stdout.splitlines()[-1])
     assert found == {
         "api_at_start": False,
+        "fastapi_at_start": False,
         "pil_at_start": False,
         "v1_at_start": False,
         "pil_after_check": True,
+        "v1_with_the_api": False,
     }
 
 
 async def test_the_first_api_request_includes_the_api_and_is_answered(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """/health leaves the /api routes out; the first /api request brings them in, answered."""
+    """/health does not build the API app; the first /api request builds it and is answered."""
     monkeypatch.setattr(backend.app, "API_PRELOAD_DELAY", 3600.0)
     async with serve() as running:
         assert (await running.client.get("/health")).status_code == 200
-        app = running.app
-        assert isinstance(app, backend.app.BackendApp)
-        assert not app.api_included
+        assert not running.app.api_loaded
         response = await running.client.get("/api/captures")
         assert response.status_code == 200, response.text
         assert response.json()["items"] == []
-        assert app.api_included
+        assert running.app.api_loaded
 
 
 async def test_the_api_is_included_once_started_without_a_request(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no /api request, the routes are included API_PRELOAD_DELAY after startup."""
+    """With no API request, the API app is built API_PRELOAD_DELAY after startup."""
     monkeypatch.setattr(backend.app, "API_PRELOAD_DELAY", 0.0)
     async with serve() as running:
+        async with asyncio.timeout(WAIT_S):
+            await running.app.api_ready.wait()
+        assert running.app.api_loaded
         assert (await running.client.get("/health")).status_code == 200
-        assert isinstance(running.app, backend.app.BackendApp)
-        assert running.app.api_included
 
 
 async def test_every_listed_error_answer_is_documented_as_error_out(running: Running) -> None:
