@@ -3,8 +3,9 @@
 main, then its backend, is the serial chain to the ready line, so the launcher starts main as soon
 as it knows its configuration, before importing asyncio, zmq and its own machinery, which then
 overlap with main's start. :func:`start_main_early` makes the checks of the launcher's ordinary
-start that must come before main's spawn (the runtime dir, the instance lock, no process of a
-crashed launcher on record) with the standard library and what the configuration needs.
+start that must come before main's spawn (the runtime dir, the log dir, the instance lock, no
+process of a crashed launcher on record) with the standard library and what the configuration
+needs.
 
 Anything unusual, and it starts nothing: it returns None, and the ordinary start meets the problem
 and reports it as it always has. Over tcp it never starts main early: this run's CURVE keys
@@ -23,7 +24,7 @@ from bus import Endpoints, SetupError, ensure_runtime_dir
 from bus import endpoints as names
 from services.foundation.config import Config
 from services.foundation.dashboard import SECRET_ENV
-from services.foundation.private_dirs import PRIVATE_UMASK
+from services.foundation.private_dirs import PRIVATE_UMASK, ensure_private_dir
 from services.foundation.supervision.lock import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
@@ -86,9 +87,10 @@ def start_main_early(config: Config, bus: Endpoints) -> EarlyLaunch | None:
     os.umask(PRIVATE_UMASK)  # what the launcher's logging set-up would set before the spawn
     try:
         ensure_runtime_dir(config.runtime_dir)
+        ensure_private_dir(config.log_dir, "the log dir", "")  # as its logging set-up will
         lock = InstanceLock(bus.file(names.LAUNCHER_LOCK), "ctxbus launcher")
         lock.acquire()
-    except SetupError:
+    except (SetupError, OSError):  # the ordinary start meets it too, and says so
         return None
     try:
         if nothing_on_record(bus.file(names.LAUNCHER_RECORDS)):

@@ -3,8 +3,9 @@
 The backend's own start-up is the longest step before ``ctxbus up`` is ready, so main starts it
 before its heavy imports (asyncio, zmq, structlog, the supervision machinery), which then overlap
 with it. :func:`start_early` makes the checks of main's ordinary start, in its order (the
-configuration, the runtime dir, the instance lock, no process of a crashed main on record, the
-port) with nothing beyond msgspec and tomllib (the configuration) and the standard library.
+configuration, the log dir, the runtime dir, the instance lock, no process of a crashed main on
+record, the port) with nothing beyond msgspec and tomllib (the configuration) and the standard
+library.
 
 Anything unusual, and it starts nothing: it returns None, and main's ordinary start meets the
 problem and reports it as it always has (a bad configuration: one line, exit 78, no backend).
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from bus import Endpoints, SetupError, ensure_runtime_dir
 from bus import endpoints as names
-from services.foundation.private_dirs import PRIVATE_UMASK
+from services.foundation.private_dirs import PRIVATE_UMASK, ensure_private_dir
 from services.foundation.supervision.lock import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.main.args import config_from, parser
@@ -65,11 +66,12 @@ def start_early(argv: Sequence[str] | None = None) -> EarlyStart | None:
         return None
     os.umask(PRIVATE_UMASK)  # what main's logging set-up would set before any of this
     try:
+        ensure_private_dir(settings.log_dir, "the log dir", "")  # as main's logging set-up will
         ensure_runtime_dir(settings.runtime_dir)
         bus = Endpoints.from_env(settings.runtime_dir)
         lock = InstanceLock(bus.file(names.MAIN_LOCK), "ctxbus main")
         lock.acquire()
-    except SetupError:
+    except (SetupError, OSError):  # the ordinary start meets it too, and says so
         return None
     try:
         return _start(settings, lock, bus.file(names.MAIN_RECORDS))

@@ -113,3 +113,13 @@ def test_tcp_bus_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
     bus = Endpoints(runtime_dir, transport="tcp")
     assert start_main_early(config_in(runtime_dir), bus) is None
     assert psutil.Process().children() == []
+
+
+@pytest.mark.usefixtures("umask")
+def test_shared_log_dir_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
+    """A log dir others may write: main is not started early (the launcher refuses, exit 2)."""
+    log_dir = runtime_dir / "log"
+    log_dir.mkdir(mode=0o700)
+    log_dir.chmod(0o777)
+    assert start_main_early(config_in(runtime_dir), Endpoints(runtime_dir)) is None
+    assert psutil.Process().children() == []
