@@ -3,21 +3,21 @@ error the house JSON shape (:mod:`backend.error_handlers`), and the OpenAPI docu
 describes ``GET /health`` too (served by :class:`backend.app.BackendApp` before FastAPI is
 imported, with the same function).
 
-Built by :class:`backend.app.BackendApp` on first need; it shares that app's state (the live
-:class:`backend.runtime.Backend`).
+Built by :class:`backend.app.BackendApp` on first need, for the live
+:class:`backend.runtime.Backend` its lifespan opened.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.datastructures import State
+from fastapi import FastAPI, Request, Response
 
 from backend import captures, search_api, text_api
 from backend.api_docs import attach_error_models
 from backend.error_handlers import install_error_handlers
-from backend.health import VERSION, health
+from backend.health import VERSION, health_body
+from backend.runtime import Backend, get_backend
 from backend.schemas import Health, Liveness
 from services.foundation.backend_contract import HEALTH_PATH
 
@@ -38,8 +38,15 @@ class ApiApp(FastAPI):
         return super().openapi()
 
 
-def create_api(state: State) -> ApiApp:
-    """The API app, sharing ``state`` with the app that serves it."""
+async def health(request: Request) -> Response:
+    """Whether the backend works (no token needed); with the token, why not and its parts."""
+    authorization = request.headers.get("authorization", "").encode()
+    body = await health_body(get_backend(request), authorization)
+    return Response(body, media_type="application/json")
+
+
+def create_api(backend: Backend | None) -> ApiApp:
+    """The API app for ``backend`` (None until the lifespan opens it; then set in its state)."""
     api = ApiApp(  # no docs pages: they load their script from a CDN (openapi.json stays)
         title="ctxbus backend",
         version=VERSION,
@@ -47,7 +54,7 @@ def create_api(state: State) -> ApiApp:
         docs_url=None,
         redoc_url=None,
     )
-    api.state = state
+    api.state.backend = backend  # what backend.runtime.get_backend reads
     install_error_handlers(api)
     api.add_api_route(
         HEALTH_PATH, health, methods=["GET"], response_model=Health | Liveness, tags=["health"]

@@ -11,9 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from backend.errors import ApiError, ServiceUnavailable, error_response
+from backend.errors import ApiError, ServiceUnavailable, error_body
 
 log = structlog.get_logger(__name__)
+
+
+def error_response(status: int, code: str, message: str, **extra: int | str) -> Response:
+    """An error response with the house JSON shape."""
+    body = error_body(code, message, **extra)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:

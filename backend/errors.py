@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.responses import Response
-
 from backend.ids import is_capture_id
 
 
@@ -117,9 +115,3 @@ def disk_full(free_bytes: int, what: str) -> InsufficientStorage:
 def error_body(code: str, message: str, **extra: int | str) -> bytes:
     """The JSON bytes of an error response."""
     return json.dumps({"error": {"code": code, "message": message, **extra}}).encode()
-
-
-def error_response(status: int, code: str, message: str, **extra: int | str) -> Response:
-    """An error response with the house JSON shape."""
-    body = error_body(code, message, **extra)
-    return Response(body, status_code=status, media_type="application/json")

@@ -22,26 +22,25 @@ damaged: found by reading every table at start, ``PRAGMA quick_check`` right aft
 event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
 :data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
 
-Served without FastAPI or pydantic (Starlette, typed dicts): it is what main waits for when the
-backend starts, and FastAPI is imported after (:mod:`backend.app`). The OpenAPI document describes
-it with :class:`backend.schemas.Health` and :class:`backend.schemas.Liveness` (:mod:`backend.api`).
+Served without FastAPI, pydantic or Starlette (typed dicts, :func:`health_body`): it is what
+main waits for when the backend starts, and FastAPI is imported after (:mod:`backend.app`). The
+OpenAPI document describes it with :class:`backend.schemas.Health` and
+:class:`backend.schemas.Liveness` (:mod:`backend.api`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final, Literal, TypedDict
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-
 from backend.catalog import Totals, totals
 from backend.errors import ApiError
-from backend.runtime import Backend, get_backend
+from backend.runtime import Backend
 
 CHECK_TIMEOUT_S = 0.5
 RECHECK_S = 30.0
@@ -108,21 +107,21 @@ def _package_version() -> str:
 VERSION = _package_version()
 
 
-async def health(request: Request) -> JSONResponse:
-    """Whether the backend works (no token needed); with the token, why not and its parts."""
-    backend = get_backend(request)
+async def health_body(backend: Backend, authorization: bytes) -> bytes:
+    """The JSON answer to ``GET /health`` sent with this ``Authorization`` header."""
     answer = await _health(backend)
-    if _has_token(request, backend):
-        return JSONResponse(answer)
-    liveness = Liveness(
-        status=answer["status"], service=answer["service"], version=answer["version"]
-    )
-    return JSONResponse(liveness)
+    if _has_token(authorization, backend):
+        return _json(answer)
+    return _json(Liveness(status=answer["status"], service=SERVICE, version=VERSION))
 
 
-def _has_token(request: Request, backend: Backend) -> bool:
-    sent = request.headers.get("authorization", "").encode()
-    return hmac.compare_digest(sent, f"Bearer {backend.config.token}".encode())
+def _has_token(authorization: bytes, backend: Backend) -> bool:
+    return hmac.compare_digest(authorization, f"Bearer {backend.config.token}".encode())
+
+
+def _json(answer: Health | Liveness) -> bytes:
+    """As Starlette's and FastAPI's JSON responses write it."""
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 async def _health(backend: Backend) -> Health:

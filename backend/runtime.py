@@ -11,10 +11,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import structlog
-from starlette.requests import Request
 
 from backend.database import Database
 from backend.deletion import Deleter
@@ -23,6 +22,9 @@ from backend.maintenance import Maintenance
 from backend.reserve import DiskReserve
 from backend.storage import ImageStore
 from services.foundation.backend_contract import BackendConfig
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 log = structlog.get_logger(__name__)
 

@@ -37,7 +37,8 @@ class Running:
     @property
     def backend(self) -> Backend:
         """The live backend state (database, store, maintenance)."""
-        backend: Backend = self.app.state.backend
+        backend = self.app.backend
+        assert backend is not None, "served without its lifespan"
         return backend
 
 

@@ -1,11 +1,13 @@
-"""The backend process starts without what only some requests need (FastAPI and the API app,
-Pillow, pydantic.v1, the error models of the OpenAPI document), and loads each when it is
-needed."""
+"""The backend process starts without what only some requests need (FastAPI, Starlette's app and
+the API app, Pillow, pydantic.v1, the error models of the OpenAPI document), and loads each when
+it is needed."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,9 @@ from pathlib import Path
 import pytest
 
 import backend.app
-from tests.backend.conftest import Running, Serve, encode_image
+from backend.database import DB_FILE
+from services.foundation.backend_contract import BackendConfig
+from tests.backend.conftest import TOKEN, Running, Serve, encode_image
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60.0  # seconds for a fresh python to import and build the backend app
@@ -37,6 +41,7 @@ app = create_app(config)
 found = {
     "api_at_start": loaded("backend.api"),
     "fastapi_at_start": loaded("fastapi"),
+    "starlette_app_at_start": loaded("starlette.applications"),
     "pil_at_start": loaded("PIL.Image"),
     "v1_at_start": loaded("pydantic.v1"),
 }
@@ -50,8 +55,7 @@ print(json.dumps(found))
 
 
 def test_the_backend_starts_without_fastapi_pillow_and_pydantic_v1() -> None:
-    """Built as `python -m backend` builds it, the app has no FastAPI, no Pillow (until an image
-    is checked, which then works) and never pydantic.v1."""
+    """The backend's app starts without FastAPI, Starlette's app, Pillow or pydantic.v1."""
     png = encode_image("PNG", size=(8, 6)).hex()
     ran = subprocess.run(
         [sys.executable, "-c", PROBE, png],
@@ -65,6 +69,7 @@ def test_the_backend_starts_without_fastapi_pillow_and_pydantic_v1() -> None:
     assert found == {
         "api_at_start": False,
         "fastapi_at_start": False,
+        "starlette_app_at_start": False,
         "pil_at_start": False,
         "v1_at_start": False,
         "pil_after_check": True,
@@ -118,3 +123,33 @@ async def test_every_listed_error_answer_is_documented_as_error_out(running: Run
             assert answer["content"]["application/json"]["schema"] == error_out, key
     upload_invalid = listed["/api/captures", "post", "422"]
     assert upload_invalid["content"]["application/json"]["schema"] == error_out
+
+
+def test_a_backend_that_cannot_open_its_database_fails_its_startup(tmp_path: Path) -> None:
+    """`python -m backend` whose database cannot be opened fails its startup: exit 3, and why."""
+    data_dir, log_dir = tmp_path / "data", tmp_path / "log"
+    data_dir.mkdir(mode=0o700)
+    (data_dir / DB_FILE).mkdir()  # a directory where the database file should be
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        config = BackendConfig(
+            port=listener.getsockname()[1],
+            token=TOKEN,
+            instance="test-instance",
+            data_dir=data_dir,
+            log_dir=log_dir,
+            listen_fd=listener.fileno(),
+        )
+        ran = subprocess.run(
+            [sys.executable, "-m", "backend"],
+            cwd=REPO,
+            env=os.environ | config.to_env(),
+            pass_fds=(listener.fileno(),),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    assert ran.returncode == 3, ran.stderr
+    assert "cannot open the database" in ran.stderr
