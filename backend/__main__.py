@@ -16,7 +16,7 @@ from services.foundation.backend_contract import PARENT_PID_ENV, BackendConfig
 from services.foundation.lean import skip_optional_extras
 from services.foundation.parent_death import die_with_parent
 
-gc_pause.pause()  # until the backend serves: collecting during start-up costs ~25 ms
+gc_pause.pause()  # until the backend serves: collecting during start-up costs ~10 ms
 # Before the second of imports below: a main that dies meanwhile must still take us with it.
 die_with_parent(int(os.environ.get(PARENT_PID_ENV, "0")))
 skip_optional_extras()

@@ -5,7 +5,7 @@ Routers list their error codes with :func:`error_responses` (no model); the API 
 :func:`attach_error_models` when ``/openapi.json`` is first built. The document is the
 one ``responses={code: {"model": ErrorOut}}`` gave, but FastAPI builds a pydantic field for every
 route and listed code when a route is made (twice: once more when its router is included), some
-200 fields here: ~15 ms of the backend's start-up for a document that is rarely asked for.
+200 fields here: ~15 ms of building the API for a document that is rarely asked for.
 """
 
 from __future__ import annotations
