@@ -4,13 +4,15 @@ One loop, as the house style asks: signal handlers only set events; ``handle_*``
 work. Ready means: the backend is ``running`` (``backend.status``, followed with the Clone pattern)
 and the frontend announced its URL (the ``announce`` op); then one line with the URL. Ctrl-C or
 SIGTERM (or the ``shutdown`` op) → stop the frontend and capture, ask main to ``shutdown`` and wait
-for it; a second Ctrl-C kills every process group at once.
+for it; a second Ctrl-C kills every process below the launcher at once and waits until they are
+gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -33,11 +35,19 @@ from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
 from services.foundation.config import Config
 from services.foundation.dashboard import read_host, without_foreign_url
-from services.foundation.supervision import InstanceLock, ProcessRecords
+from services.foundation.supervision import (
+    InstanceLock,
+    ProcessRecords,
+    kill_descendants,
+    wait_gone,
+)
 from services.launcher.component import Component
 from services.launcher.early import EarlyLaunch
 from services.launcher.report import Report
 from services.launcher.specs import component_settings
+
+if TYPE_CHECKING:
+    import psutil
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +55,7 @@ READY_DEADLINE = 60.0  # seconds from start until the app must be usable
 CLIENT_GRACE = 5.0  # frontend/capture: SIGTERM → this long → SIGKILL
 MAIN_GRACE = 15.0  # main stops its backend (up to 10 s) before it exits
 FORCED_EXIT = 130  # a second Ctrl-C: everything was killed, not stopped in order
+FORCED_WAIT = 5.0  # seconds a forced stop waits for the killed processes to go
 
 
 class Launcher:
@@ -81,6 +92,7 @@ class Launcher:
         self.failed = asyncio.Event()
         self.shutdown_requested = asyncio.Event()
         self.signals = 0
+        self.killed: list[psutil.Process] = []  # by a second Ctrl-C: every process below us
 
     # -- bus ---------------------------------------------------------------------------------------
 
@@ -181,6 +193,7 @@ class Launcher:
             self.report.forcing()
             for component in self.components.values():
                 component.kill()
+            self.killed += kill_descendants()  # main's backends too: they have groups of their own
 
     async def run(self) -> int:
         """Start everything, report readiness, run until asked to stop; the exit status."""
@@ -234,7 +247,12 @@ class Launcher:
                 task.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        return FORCED_EXIT if self.signals > 1 else code
+        if self.signals > 1:
+            left = await asyncio.to_thread(wait_gone, self.killed, FORCED_WAIT)
+            if left:
+                log.error("forced_stop_left_processes", pids=left)
+            return FORCED_EXIT
+        return code
 
     async def handle_startup(self) -> bool:
         """Wait until ready (True), a failure, a stop request or the deadline (False)."""

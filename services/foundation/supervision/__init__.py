@@ -7,6 +7,7 @@
 - :mod:`.records`: the processes a supervisor started, on disk, so a successor can end what a
   crashed supervisor left behind, and only that.
 - :mod:`.lock`: one supervisor per runtime dir.
+- :mod:`.tree`: every process below this one, killed at once and waited for (a forced stop).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     )
     from services.foundation.supervision.records import ProcessRecords
     from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
+    from services.foundation.supervision.tree import kill_descendants, wait_gone
 
 # Names are imported on first use (PEP 562): a backend that only needs the lifeline or an exit
 # code does not pay for psutil, zmq and msgspec at start-up.
@@ -41,6 +43,8 @@ _HOME = {
     "RestartPolicy": "policy",
     "is_permanent": "policy",
     "ProcessRecords": "records",
+    "kill_descendants": "tree",
+    "wait_gone": "tree",
 }
 
 __getattr__ = lazy_names(__name__, {name: f"{__name__}.{home}" for name, home in _HOME.items()})
@@ -57,5 +61,7 @@ __all__ = [
     "RestartPolicy",
     "describe_exit",
     "is_permanent",
+    "kill_descendants",
     "spawn_early",
+    "wait_gone",
 ]
