@@ -1,10 +1,10 @@
 """The backend's HTTP API as a FastAPI app: the ``/api`` routes, the handlers that give every
 error the house JSON shape (:mod:`backend.error_handlers`), and the OpenAPI document, which
-describes ``GET /health`` too (served by :class:`backend.app.BackendApp` before FastAPI is
-imported, with the same function).
+describes ``GET /health`` too (served by :class:`backend.app.BackendApp` in plain ASGI, with the
+same function).
 
-Built by :class:`backend.app.BackendApp` on first need, for the live
-:class:`backend.runtime.Backend` its lifespan opened.
+Built by :class:`backend.app.BackendApp`, which gives it the live
+:class:`backend.runtime.Backend` its lifespan opens.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """No garbage collection while the backend starts.
 
-Its imports and app allocate some 30 000 tracked objects, and the collector runs about 70 times on
-the way (~10 ms; before /health was served without FastAPI, 135 times and ~25 ms), finding little:
+Its imports and app allocate tens of thousands of tracked objects, and the collector ran about 135
+times on the way (~25 ms), finding little:
 the start-up's objects live as long as the process. ``python -m backend`` pauses it first thing;
 the server resumes it :data:`RESUME_DELAY` seconds after it serves, not at once, so that the first
 full pass does not fall on main's first ``/health`` probe. Resuming runs that full pass, then

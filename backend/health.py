@@ -22,10 +22,10 @@ damaged: found by reading every table at start, ``PRAGMA quick_check`` right aft
 event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
 :data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
 
-Served without FastAPI, pydantic or Starlette (typed dicts, :func:`health_body`): it is what
-main waits for when the backend starts, and FastAPI is imported after (:mod:`backend.app`). The
-OpenAPI document describes it with :class:`backend.schemas.Health` and
-:class:`backend.schemas.Liveness` (:mod:`backend.api`).
+Served without FastAPI's routing, pydantic or Starlette's responses (typed dicts,
+:func:`health_body`): it is what main probes. The OpenAPI document
+describes it with :class:`backend.schemas.Health` and :class:`backend.schemas.Liveness`
+(:mod:`backend.api`).
 """
 
 from __future__ import annotations

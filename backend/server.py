@@ -22,8 +22,8 @@ from uvicorn.lifespan.on import LifespanOn
 
 from backend import gc_pause
 from backend.connections import connection_options
+from backend.warm_up import warm_up
 from services.foundation.backend_contract import (
-    HEALTH_PATH,
     PING_LINE,
     PONG_LINE,
     READY_LINE,
@@ -87,35 +87,8 @@ class BackendServer(uvicorn.Server):
         await self._warm_up()
 
     async def _warm_up(self) -> None:
-        """One in-process GET /health before serving: it builds the middleware stack and loads
-        the lazy code paths, so the first real request is as quick as any."""
-        host = f"127.0.0.1:{self.backend.port}".encode()
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": HEALTH_PATH,
-            "raw_path": HEALTH_PATH.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", host)],
-            "client": ("127.0.0.1", 0),
-            "server": ("127.0.0.1", self.backend.port),
-            "state": {},
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(_: Any) -> None:
-            return None
-
-        try:
-            await self.config.loaded_app(scope, receive, send)
-        except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs speed
-            log.warning("warm_up_failed", error=str(exc))
+        """One in-process GET /health before serving (:mod:`backend.warm_up`)."""
+        await warm_up(self.config.loaded_app, self.backend.port)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Accept on the shared socket; tell main ``ready`` (active) or ``standby``."""
