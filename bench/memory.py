@@ -12,7 +12,8 @@ the runtime's USS without the indexer <= 200 MB, with it <= 350 MB.
 The leak check: the same runtime capturing every second (``capture.interval`` 1) while the screen
 shows another desktop picture (:func:`bench.scenery.desktop_image`) each second and a dashboard
 client holds the live event stream open and lists the captures. RSS of every process is sampled
-every 30 s; growth is the last sample minus the first one at a third of the run (goal <= 5 MB).
+every 30 s; growth is the last sample minus the first one after the warm-up: the issue's first 5
+minutes, or the first third of a shorter run (goal <= 5 MB).
 ``make bench`` runs 3 minutes, printed as a short run; ``CTXBUS_BENCH_SOAK_MINUTES=30`` runs the
 issue's 30.
 """
@@ -45,6 +46,7 @@ RSS_GOALS = {"main": 30.0, "launcher": 30.0, "frontend": 45.0, "capture": 60.0}
 USS_SUM_GOAL = 200.0
 USS_SUM_WITH_INDEXER_GOAL = 350.0
 GROWTH_GOAL = 5.0
+WARM_UP_S = 300.0  # the issue's "after the first 5 minutes" (a shorter run: its first third)
 # Where the memory goes, from importing each package in turn in a fresh python and reading USS/RSS
 # after each (2026-11-30); the table above is measured on every run, this is the analysis of it.
 MISSES = (
@@ -163,9 +165,10 @@ class Samples:
                 self.pids.setdefault(name, set()).add(use.pid)
 
     def growth(self, name: str) -> float:
-        """RSS at the last sample minus RSS at the first sample from a third of the run on."""
+        """RSS at the last sample minus RSS at the first sample after the warm-up."""
         values = self.rss[name]
-        start = next(i for i, t in enumerate(self.times) if t >= self.times[-1] / 3)
+        warm = min(WARM_UP_S, self.times[-1] / 3)
+        start = next(i for i, t in enumerate(self.times) if t >= warm)
         offset = len(self.times) - len(values)  # a role that came late has fewer samples
         return values[-1] - values[max(0, start - offset)]
 
@@ -269,16 +272,16 @@ def soak(xserver: XServer, minutes: float, progress: Callable[[str], None]) -> S
 
 def soak_lines(samples: Samples, minutes: float) -> list[str]:
     lines = [
-        "| process | RSS at start MB | at a third | at the end | growth after the first third |",
+        "| process | RSS at start MB | after the warm-up | at the end | growth after the warm-up |",
         "|---|---:|---:|---:|---|",
     ]
     for name in sorted(samples.rss, key=_order):
         values = samples.rss[name]
-        third = values[-1] - samples.growth(name)
+        warm = values[-1] - samples.growth(name)
         grown = samples.growth(name)
         restarted = " (restarted)" if len(samples.pids[name]) > 1 else ""
         lines.append(
-            f"| {name}{restarted} | {values[0]:.1f} | {third:.1f} | {values[-1]:.1f} | "
+            f"| {name}{restarted} | {values[0]:.1f} | {warm:.1f} | {values[-1]:.1f} | "
             f"{grown:+.1f} MB (goal <= {GROWTH_GOAL:g}: {verdict(grown <= GROWTH_GOAL)}) |"
         )
     return lines
