@@ -7,7 +7,8 @@ for routes that validate nothing). Routes (all behind :class:`frontend.gate.Gate
 - ``GET /events``: server-sent events (see :mod:`frontend.events`).
 - ``POST /actions/restart-backend``: main's ``restart_backend`` op; 202, or 503 with the reason.
 - ``POST /actions/capture/{pause,resume,now}``: capture's ops (:mod:`frontend.capture_actions`).
-- ``/api/{path}``: proxied to the backend with its bearer token (:mod:`frontend.proxy`).
+- ``/api/{path}``: proxied to the backend with its bearer token (:mod:`frontend.proxy`, imported
+  with the backend link once the dashboard serves: :mod:`frontend.backend_link`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bus import Accepted, AsyncRequester, BusError, MainOps, NoArgs, Op, RemoteError
+from frontend.backend_link import BackendLink
 from frontend.capture_actions import capture_routes
 from frontend.events import EventHub
 from frontend.gate import GateMiddleware, TokenGate
-from frontend.proxy import proxy
 from frontend.settings import MAX_BODY
-from services.foundation.backend_client import BackendClient
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -40,7 +40,7 @@ class AppParts:
 
     gate: TokenGate
     hub: EventHub
-    backend: BackendClient
+    backend: BackendLink
     control: AsyncRequester
     capture: AsyncRequester
     max_body: int = MAX_BODY
@@ -66,7 +66,12 @@ def _routes(parts: AppParts) -> list[BaseRoute]:
         return await _op(parts.control, MainOps.RESTART_BACKEND)
 
     async def api(request: Request) -> Response:
-        return await proxy(parts.backend, request, parts.max_body)
+        backend = await parts.backend.client()
+        if backend is None:
+            return JSONResponse({"detail": "the dashboard is stopping"}, status_code=502)
+        from frontend.proxy import proxy  # loaded by the link's opening: a dict lookup here
+
+        return await proxy(backend, request, parts.max_body)
 
     return [
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -2,7 +2,8 @@
 
 Start order: ask main for the port (waiting for main up to a deadline), bind the dashboard socket,
 then run the ``backend.status`` follower, the topic relay and uvicorn side by side until a signal;
-once uvicorn has started, announce the URL (:mod:`frontend.announce`).
+once uvicorn has started, announce the URL (:mod:`frontend.announce`), then open the backend link
+(:mod:`frontend.backend_link`: httpx, which nothing before needs).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import uvicorn
 from bus import AsyncRequester, BackendStatus, PortInfo, endpoints
 from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
+from frontend import gc_pause
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
+from frontend.backend_link import BackendLink, wait_for_main
 from frontend.events import (
     EventHub,
     backend_follower,
@@ -30,11 +33,12 @@ from frontend.gate import TokenGate
 from frontend.secret import run_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
-from services.foundation.backend_client import BackendClient
 from services.foundation.dashboard import dashboard_host
 from services.foundation.supervision.lifeline import install_from_env
 
 log = structlog.get_logger("frontend")
+
+ANNOUNCED_WAIT = 0.5  # seconds the backend link waits at most for the launcher to take the URL
 
 
 class Frontend:
@@ -48,7 +52,7 @@ class Frontend:
             settings.endpoints.launcher, timeout=endpoints.OPTIONAL_PEER_TIMEOUT, retries=1
         )
         self.capture = AsyncRequester(settings.endpoints.capture)
-        self.backend = BackendClient(settings.endpoints, requester=self.control)
+        self.backend = BackendLink(settings.endpoints, self.control)
         self.hub = EventHub()
         self.stopping = asyncio.Event()
         self._announcements: set[asyncio.Task[None]] = set()
@@ -117,6 +121,7 @@ class Frontend:
                     group.create_task(follow_components(self.hub, rows, gate.host)),
                 ]
                 await self._until_served(server, serving, gate)
+                relays.append(group.create_task(self._open_link()))
                 await self.stopping.wait()
                 log.info("stopping")
                 self.hub.close()
@@ -128,7 +133,7 @@ class Frontend:
 
     async def _connect_or_stop(self) -> PortInfo | None:
         """Main's port, or ``None`` if stopped first; ``TimeoutError`` at the deadline."""
-        connecting = asyncio.ensure_future(self.backend.connect(self.settings.main_deadline))
+        connecting = asyncio.ensure_future(wait_for_main(self.control, self.settings.main_deadline))
         stopped = asyncio.ensure_future(self.stopping.wait())
         try:
             await asyncio.wait([connecting, stopped], return_when=asyncio.FIRST_COMPLETED)
@@ -151,6 +156,17 @@ class Frontend:
         log.info("serving", port=gate.port)
         print_line("ready", gate.url)
         self._announce(gate.url)
+
+    async def _open_link(self) -> None:
+        """Open the backend link once the launcher has the URL (or :data:`ANNOUNCED_WAIT`); then
+        the start-up is over: collect garbage again (:mod:`frontend.gc_pause`)."""
+        try:
+            if self._announcements:
+                await asyncio.wait(self._announcements, timeout=ANNOUNCED_WAIT)
+            await self.backend.open()
+        finally:
+            self.backend.give_up()  # stopping first: no /api request waits for it forever
+        gc_pause.resume()
 
 
 async def run_frontend(settings: FrontendSettings) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from bus import AsyncRequester, Endpoints
 from frontend.app import AppParts, create_app
+from frontend.backend_link import BackendLink
 from frontend.events import EventHub
 from frontend.gate import SessionLimits, TokenGate
 from services.foundation.backend_client import BackendClient
@@ -56,7 +57,7 @@ def transport(gate: TokenGate, runtime_dir: Path) -> Iterator[httpx.ASGITranspor
     parts = AppParts(
         gate=gate,
         hub=EventHub(),
-        backend=BackendClient(endpoints, requester=control),
+        backend=BackendLink.of(BackendClient(endpoints, requester=control)),
         control=control,
         capture=capture,
     )

@@ -20,6 +20,7 @@ from PIL import Image
 
 from bus import AsyncRequester
 from frontend.app import AppParts, create_app
+from frontend.backend_link import BackendLink
 from frontend.events import EventHub
 from frontend.gate import TokenGate
 from services.foundation.backend_client import BackendClient
@@ -180,7 +181,7 @@ async def small_proxy(real_main: MainProcess) -> AsyncIterator[SmallProxy]:
     backend = BackendClient(real_main.endpoints, requester=control)
     await backend.connect(ANSWER_TIMEOUT)
     gate = TokenGate(1734, b"s" * 32, "ctxbus-testtest00.localhost")
-    parts = AppParts(gate, EventHub(), backend, control, capture, max_body=1024)
+    parts = AppParts(gate, EventHub(), BackendLink.of(backend), control, capture, max_body=1024)
     try:
         yield SmallProxy(httpx.ASGITransport(app=create_app(parts)), gate)
     finally:

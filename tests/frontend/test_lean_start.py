@@ -1,0 +1,114 @@
+"""The frontend serves before it loads httpx (its backend link opens after), without uvicorn's
+command line and without collecting garbage on the way; an /api request that comes first waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bus import AsyncRequester
+from frontend.app import AppParts, create_app
+from frontend.backend_link import BackendLink
+from frontend.events import EventHub
+from frontend.gate import TokenGate
+from tests.fixtures.processes import REPO, MainProcess
+
+RUN_TIMEOUT = 60.0  # seconds for a fresh python to import the frontend
+ANSWER_TIMEOUT = 10.0
+CLOSED_LINK_WAIT = (
+    0.3  # seconds an /api request is watched not to be answered while the link is closed
+)
+HOST = "ctxbus-testtest00.localhost"
+
+# Imports what `python -m frontend` imports before it serves, makes uvicorn's config as the
+# frontend does (its lifespan module imports Config from the package), then reports.
+PROBE = """
+import gc, json, sys
+import frontend.__main__
+import frontend.service
+import uvicorn
+
+async def app(scope, receive, send):
+    pass
+
+config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+config.load()
+print(json.dumps({
+    "httpx": "httpx" in sys.modules,
+    "uvicorn_cli": "uvicorn.main" in sys.modules or sys.modules.get("click") is not None,
+    "server": issubclass(frontend.server.DashboardServer, uvicorn.Server),
+    "collecting": gc.isenabled(),
+}))
+"""
+
+
+def test_frontend_imports_neither_httpx_nor_uvicorns_command_line() -> None:
+    """Before it serves, the frontend has no httpx, no uvicorn.main or click, and a paused GC."""
+    ran = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=True,
+    )
+    found = json.loads(ran.stdout.splitlines()[-1])
+    assert found == {"httpx": False, "uvicorn_cli": False, "server": True, "collecting": False}
+
+
+@pytest.fixture
+async def closed_link(
+    real_main: MainProcess,
+) -> AsyncIterator[tuple[BackendLink, TokenGate, httpx.ASGITransport]]:
+    """The dashboard app in-process, in front of the real backend, its backend link not open."""
+    control = AsyncRequester(real_main.endpoints.control)
+    capture = AsyncRequester(real_main.endpoints.capture, timeout=0.1, retries=1)
+    link = BackendLink(real_main.endpoints, control)
+    gate = TokenGate(1734, b"s" * 32, HOST)
+    parts = AppParts(gate, EventHub(), link, control, capture)
+    try:
+        yield link, gate, httpx.ASGITransport(app=create_app(parts))
+    finally:
+        await link.aclose()
+        control.close()
+        capture.close()
+
+
+async def test_api_request_before_the_link_opens_is_answered_once_it_is(
+    closed_link: tuple[BackendLink, TokenGate, httpx.ASGITransport],
+) -> None:
+    """An /api request made before the backend link opens waits, then gets the backend's answer."""
+    link, gate, transport = closed_link
+    async with httpx.AsyncClient(transport=transport, base_url=gate.origin) as client:
+        assert (await client.get(gate.url)).status_code == 303
+        pending = asyncio.ensure_future(client.get("/api/captures"))
+        done, _ = await asyncio.wait([pending], timeout=CLOSED_LINK_WAIT)  # sleep-ok: must not end
+        assert not done, "answered while the backend link was closed"
+        await link.open()
+        async with asyncio.timeout(ANSWER_TIMEOUT):
+            response = await pending
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+
+
+async def test_api_request_waiting_for_the_link_ends_when_the_frontend_stops(
+    closed_link: tuple[BackendLink, TokenGate, httpx.ASGITransport],
+) -> None:
+    """An /api request still waiting for the link gets a 502 when the link is given up (stop)."""
+    link, gate, transport = closed_link
+    async with httpx.AsyncClient(transport=transport, base_url=gate.origin) as client:
+        assert (await client.get(gate.url)).status_code == 303
+        pending = asyncio.ensure_future(client.get("/api/captures"))
+        done, _ = await asyncio.wait([pending], timeout=CLOSED_LINK_WAIT)  # sleep-ok: must not end
+        assert not done, "answered while the backend link was closed"
+        link.give_up()
+        async with asyncio.timeout(ANSWER_TIMEOUT):
+            response = await pending
+    assert response.status_code == 502
+    assert "stopping" in response.json()["detail"]
