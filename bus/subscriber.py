@@ -122,6 +122,11 @@ class _Inbox:
         waiter = self._waiter
         if waiter is not None:
             waiter.set(readable)  # the receiving task steps now, in this pass of the loop
+        elif readable:
+            # Nobody waits (the follower is busy, e.g. asking for its snapshot): reading EVENTS
+            # clears the FD's signal, or the loop would call this again on every pass, a busy
+            # loop. What came stays queued; the next wait asks EVENTS before it waits.
+            self._sock.getsockopt(_EVENTS)
 
     def _expire(self) -> None:
         """The standing timer: time out the wait whose deadline has passed, else wait on."""
