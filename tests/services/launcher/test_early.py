@@ -17,6 +17,7 @@ from services.foundation.config import Config, load_config
 from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision import InstanceLock
 from services.launcher.early import start_main_early
+from tests.fixtures.processes import started_since
 from tests.services.cli.conftest import cli_env
 
 GONE_TIMEOUT = 20.0  # main stops its backend first when its launcher is gone
@@ -87,6 +88,7 @@ async def test_main_and_its_backend_end_with_a_launcher_killed_during_its_import
 @pytest.mark.usefixtures("umask")
 def test_held_lock_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
     """Another launcher holds the runtime dir: main is not started early (the launcher says so)."""
+    before = set(psutil.Process().children())  # this session's own, if any
     bus = Endpoints(runtime_dir)
     lock = InstanceLock(bus.file(names.LAUNCHER_LOCK), "ctxbus launcher")
     lock.acquire()
@@ -94,32 +96,35 @@ def test_held_lock_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
         assert start_main_early(config_in(runtime_dir), bus) is None
     finally:
         lock.release()
-    assert psutil.Process().children() == []
+    assert started_since(before) == []
 
 
 @pytest.mark.usefixtures("umask")
 def test_processes_on_record_leave_the_start_to_the_launcher(runtime_dir: Path) -> None:
     """A crashed launcher's processes on record: main is not started early (they end first)."""
+    before = set(psutil.Process().children())  # this session's own, if any
     bus = Endpoints(runtime_dir)
     bus.file(names.LAUNCHER_RECORDS).write_text(
         '[{"name": "main", "pid": 1, "create_time": 0, "cmdline": []}]'
     )
     assert start_main_early(config_in(runtime_dir), bus) is None
-    assert psutil.Process().children() == []
+    assert started_since(before) == []
 
 
 def test_tcp_bus_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
     """Over tcp, this run's CURVE keys come first: main is not started early."""
+    before = set(psutil.Process().children())  # this session's own, if any
     bus = Endpoints(runtime_dir, transport="tcp")
     assert start_main_early(config_in(runtime_dir), bus) is None
-    assert psutil.Process().children() == []
+    assert started_since(before) == []
 
 
 @pytest.mark.usefixtures("umask")
 def test_shared_log_dir_leaves_the_start_to_the_launcher(runtime_dir: Path) -> None:
     """A log dir others may write: main is not started early (the launcher refuses, exit 2)."""
+    before = set(psutil.Process().children())  # this session's own, if any
     log_dir = runtime_dir / "log"
     log_dir.mkdir(mode=0o700)
     log_dir.chmod(0o777)
     assert start_main_early(config_in(runtime_dir), Endpoints(runtime_dir)) is None
-    assert psutil.Process().children() == []
+    assert started_since(before) == []

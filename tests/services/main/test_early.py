@@ -21,7 +21,7 @@ from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.main.early import start_early
-from tests.fixtures.processes import main_argv, running_main
+from tests.fixtures.processes import main_argv, running_main, started_since
 
 GONE_TIMEOUT = 10.0
 # main stopped right after its early start, before importing asyncio, zmq and structlog.
@@ -70,12 +70,16 @@ async def test_adopted_first_backend_is_supervised_and_restarted(runtime_dir: Pa
         started = [e for e in events if e["event"] == "child_started"]
         assert started[0]["child_pid"] == first.pid
         assert "spawned_at" in started[0]  # adopted: spawned before main could log
-        mark = len(main.log.events)
+        mark = len(main.log.events)  # the first start's events may still come after it
         os.kill(first.pid or 0, signal.SIGKILL)
-        starting = await main.log.wait_for(lambda e: e.state == "starting", after=mark)
-        running = await main.log.wait_for(lambda e: e.state == "running", after=mark)
-        assert starting.reason == "crashed (signal SIGKILL)"
-        assert running.pid not in (None, first.pid)
+        restarting = await main.log.wait_for(
+            lambda e: e.state == "starting" and e.reason is not None, after=mark
+        )
+        running = await main.log.wait_for(
+            lambda e: e.state == "running" and e.pid != first.pid, after=mark
+        )
+        assert restarting.reason == "crashed (signal SIGKILL)"
+        assert running.pid is not None
 
 
 async def test_bad_config_exits_78_and_starts_no_backend(runtime_dir: Path, tmp_path: Path) -> None:
@@ -113,21 +117,23 @@ async def test_backend_dies_with_a_main_killed_during_its_imports(runtime_dir: P
 @pytest.mark.usefixtures("umask")
 def test_held_lock_leaves_the_start_to_main(runtime_dir: Path) -> None:
     """Another main holds the runtime dir: nothing is started early (main reports it)."""
+    before = set(psutil.Process().children())  # this session's own, if any
     lock = InstanceLock(Endpoints(runtime_dir).file(names.MAIN_LOCK), "ctxbus main")
     lock.acquire()
     try:
         assert start_early(main_args(runtime_dir)) is None
     finally:
         lock.release()
-    assert psutil.Process().children() == []
+    assert started_since(before) == []
 
 
 @pytest.mark.usefixtures("umask")
 def test_processes_on_record_leave_the_start_to_main(runtime_dir: Path) -> None:
     """A crashed main's processes on record: nothing is started early (main ends them first)."""
+    before = set(psutil.Process().children())  # this session's own, if any
     records = Endpoints(runtime_dir).file(names.MAIN_RECORDS)
     records.write_text('[{"name": "backend", "pid": 1, "create_time": 0, "cmdline": []}]')
     assert start_early(main_args(runtime_dir)) is None
-    assert psutil.Process().children() == []
+    assert started_since(before) == []
     records.write_text("[]")
     assert nothing_on_record(records)
