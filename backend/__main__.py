@@ -1,9 +1,9 @@
 """``python -m backend``: serve the app on the listening socket main hands over.
 
 The spawn protocol is in :mod:`services.foundation.backend_contract`. In short: die with
-main; build the app (no garbage collection until serving: :mod:`backend.gc_pause`); a standby
-runs its startup then waits for ``serve``; then accept on the inherited socket and tell main
-``ready``.
+main; build the app (no garbage collection until serving: :mod:`services.foundation.gc_pause`);
+a standby runs its startup then waits for ``serve``; then accept on the inherited socket and tell
+main ``ready``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from backend import gc_pause
+from services.foundation import gc_pause
 from services.foundation.backend_contract import PARENT_PID_ENV, BackendConfig
 from services.foundation.lean import skip_optional_extras
 from services.foundation.parent_death import die_with_parent

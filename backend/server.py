@@ -20,9 +20,9 @@ import structlog
 import uvicorn
 from uvicorn.lifespan.on import LifespanOn
 
-from backend import gc_pause
 from backend.connections import connection_options
 from backend.warm_up import warm_up
+from services.foundation import gc_pause
 from services.foundation.backend_contract import (
     PING_LINE,
     PONG_LINE,

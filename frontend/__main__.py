@@ -7,8 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from frontend import gc_pause
 from frontend.uvicorn_core import load_uvicorn_core
+from services.foundation import gc_pause
 from services.foundation.lean import skip_optional_extras
 
 gc_pause.pause()  # until the dashboard serves and its backend link is open: ~10 ms less

@@ -17,7 +17,6 @@ import uvicorn
 from bus import AsyncRequester, BackendStatus, PortInfo, endpoints
 from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
-from frontend import gc_pause
 from frontend.announce import print_line, tell_launcher
 from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink, wait_for_main
@@ -33,6 +32,7 @@ from frontend.gate import TokenGate
 from frontend.secret import run_secret
 from frontend.server import DashboardServer, bind_socket
 from frontend.settings import FrontendSettings
+from services.foundation import gc_pause
 from services.foundation.dashboard import dashboard_host
 from services.foundation.supervision.lifeline import install_from_env
 
@@ -159,7 +159,7 @@ class Frontend:
 
     async def _open_link(self) -> None:
         """Open the backend link once the launcher has the URL (or :data:`ANNOUNCED_WAIT`); then
-        the start-up is over: collect garbage again (:mod:`frontend.gc_pause`)."""
+        the start-up is over: collect garbage again (:mod:`services.foundation.gc_pause`)."""
         try:
             if self._announcements:
                 await asyncio.wait(self._announcements, timeout=ANNOUNCED_WAIT)

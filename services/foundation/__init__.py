@@ -6,7 +6,8 @@
 - :mod:`.backend_contract`: what main hands a backend it spawns (the spawn contract).
 - :mod:`.config`: the layered configuration (defaults < file < ``CTXBUS_*`` < flags).
 - :mod:`.exits`: the exit codes every entry point speaks, and what a supervisor makes of them.
-- :mod:`.logconfig`, :mod:`.lean`: structlog set-up, and no optional extras in background processes.
+- :mod:`.logconfig`, :mod:`.lean`, :mod:`.gc_pause`: structlog set-up; no optional extras in
+  background processes; no garbage collection while a process starts.
 - :mod:`.terminal`: how the launcher and the CLI write to a terminal.
 
 It imports :mod:`bus` and nothing else of ctxbus (``make lint`` checks it with import-linter).

@@ -1,4 +1,4 @@
-"""Garbage collection paused for the backend's start-up comes back once it serves."""
+"""Garbage collection paused for a start-up comes back once the process serves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backend import gc_pause
+from services.foundation import gc_pause
 
 WAIT_S = 5.0
 
