@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -14,7 +12,6 @@ import pytest
 from bus import Endpoints
 from bus import endpoints as names
 from services.foundation.config import Config, load_config
-from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision import InstanceLock
 from services.launcher.early import start_main_early
 from tests.fixtures.processes import started_since
@@ -29,14 +26,6 @@ HALTED_LAUNCHER = (
     "print(parsed.launch.main.pid if parsed.launch else 0, flush=True)\n"
     "signal.pause()\n"
 )
-
-
-@pytest.fixture
-def umask() -> Iterator[None]:
-    """start_main_early sets the launcher's umask: give the test process its own back."""
-    before = os.umask(PRIVATE_UMASK)
-    yield
-    os.umask(before)
 
 
 def config_in(runtime_dir: Path) -> Config:

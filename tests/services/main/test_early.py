@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -17,7 +16,6 @@ import pytest
 from bus import Endpoints
 from bus import endpoints as names
 from services.foundation.exits import EXIT_CONFIG
-from services.foundation.private_dirs import PRIVATE_UMASK
 from services.foundation.supervision import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.main.early import start_early
@@ -32,14 +30,6 @@ HALTED_MAIN = (
     "print(early.backend.child.pid if early else 0, flush=True)\n"
     "signal.pause()\n"
 )
-
-
-@pytest.fixture
-def umask() -> Iterator[None]:
-    """start_early sets main's umask: give the test process its own back."""
-    before = os.umask(PRIVATE_UMASK)
-    yield
-    os.umask(before)
 
 
 def backends_of(data_dir: Path) -> list[psutil.Process]:
