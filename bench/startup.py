@@ -284,21 +284,26 @@ NOTES = (
     "`services.launcher.early`) parses its command line, loads the configuration (msgspec, "
     "tomllib), takes its lock and spawns main; main (`services.main.early`) does the same, binds "
     "the backend's port and spawns the backend; only then do they import asyncio, zmq, "
-    "structlog and the rest of `bus/`, which runs beside the next process's start, on the same "
-    "two cores, and adopt the process they started. The backend's own start (the floor's "
-    "imports, its app, its startup and warm-up) is the rest of the chain. The frontend is "
-    "spawned once the launcher's imports are done and serves before the backend does: off the "
-    "chain, but competing for the CPU; its serving is part of the ready line, and now that the "
-    "backend's own start is shorter than the frontend's, the frontend is often the last to "
-    "serve (the chain's last step, from the backend serving to the ready line, includes that "
-    "wait). Measured and not kept (`ctxbus up` to ready, medians of 10 runs interleaved with "
-    "the chosen order, load 3-7, 2026-11-30): the frontend's priority lowered (nice 10 for its "
-    "process and its autogroup: every child has an autogroup of its own, a session each, and an "
-    "unprivileged launcher cannot raise it back once started) 700 and 1247 ms against 530 and "
-    "703 ms; the frontend spawned with main, before the launcher's imports, 762 and 712 ms "
-    "against 737 and 592 ms. The warm standby is spawned once the first backend serves, "
-    "after the ready line. The figures swing with the load of this shared machine: compare "
-    "within one run."
+    "structlog and the rest of `bus/`, which runs beside the backend's start, and adopt the "
+    "process they started. The backend's own start is the rest of the chain, and most of it: "
+    "the floor's imports, its own modules (the routes and their pydantic models, about 40 ms), "
+    "the database's open and the start-up sweep, then one in-process request through the API "
+    "(the warm-up). Ready means the API answers: the backend reports ready only once its FastAPI "
+    "app is built and warmed. (Answering `/health` before importing FastAPI and building the API "
+    "on the first request measured 0.4-0.6x the floor for the backend alone, but it makes the "
+    "ready line say nothing about when the API can answer: not kept.) On two cores the backend "
+    "shares the CPU with the launcher's and main's own imports and the frontend's start, so from "
+    "its spawn it takes about a quarter longer than alone; the chain's least (the row above: no "
+    "contention, a bare python for the launcher and main) is by itself about the whole 1.5x "
+    "budget. The frontend is "
+    "spawned once the launcher's imports are done and serves before the backend does. Measured "
+    "and not kept (`ctxbus up` to ready, medians of 10 runs interleaved with the chosen order, "
+    "load 3-7, 2026-11-30): the frontend's priority lowered (nice 10 for its process and its "
+    "autogroup: every child has an autogroup of its own, a session each, and an unprivileged "
+    "launcher cannot raise it back once started) 700 and 1247 ms against 530 and 703 ms; the "
+    "frontend spawned with main, before the launcher's imports, 762 and 712 ms against 737 and "
+    "592 ms. The warm standby is spawned once the first backend serves, after the ready line. "
+    "The figures swing with the load of this shared machine: compare within one run."
 )
 
 
@@ -328,7 +333,8 @@ def section(samples: Samples, imports: list[str]) -> str:
             "",
             "Where it goes: the chain launcher → main → backend is serial (main owns the port "
             "and spawns the backend), each spawning the next before its heavy imports; the "
-            "frontend, spawned once the launcher's imports are done, is off it.",
+            "frontend, spawned once the launcher's imports are done, is off it (its serving "
+            "counts in the last step when it comes after the backend's).",
             "",
             *path_lines(samples.runs),
             "",
