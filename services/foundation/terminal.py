@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,14 @@ def age(ts: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+def plain(text: object) -> str:
+    """``text`` as it is in rich's markup: a reason, a message or a path is data, and a ``[/x]`` in
+    it must neither style nor break the line."""
+    from rich.markup import escape  # here: only output for people needs it
+
+    return escape(str(text))
+
+
 class Output:
     """Where a command's results and errors go, in the mode the user chose."""
 
@@ -87,12 +95,13 @@ class Output:
     def say(self, text: str) -> None:
         self.console.print(text, soft_wrap=True)  # a URL must stay on one line
 
-    def result(self, value: object, text: str) -> None:
-        """``value`` as JSON in ``--json`` mode, else ``text`` for people."""
+    def result(self, value: object, text: str | Callable[[], str]) -> None:
+        """``value`` as JSON in ``--json`` mode, else ``text`` for people (made only then, if a
+        function: text that escapes data with :func:`plain` needs rich)."""
         if self.json_mode:
             self.data(value)
         else:
-            self.say(text)
+            self.say(text() if callable(text) else text)
 
     def error(self, message: str) -> None:
         if self.json_mode:

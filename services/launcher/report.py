@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from bus import BackendStatus, ComponentStatus
 from bus.endpoints import LOOPBACK_HOST
 from services.foundation.supervision import describe_exit
-from services.foundation.terminal import Output
+from services.foundation.terminal import Output, plain
 
 
 class Report:
@@ -49,14 +49,17 @@ class Report:
                 "reason": status.reason,
                 "restarts": status.restarts,
             },
-            f"{status.component} ended ({status.reason}); restarting it",
+            lambda: f"{status.component} ended ({plain(status.reason)}); restarting it",
         )
 
     def gave_up(self, status: ComponentStatus) -> None:
         reason = status.reason or "gave up"
         self.out.result(
             {"ctxbus": "gave_up", "component": status.component, "reason": reason},
-            f"{status.component}: {reason.splitlines()[0]}; see `ctxbus logs {status.component}`",
+            lambda: (
+                f"{status.component}: {plain(reason.splitlines()[0])}; "
+                f"see `ctxbus logs {status.component}`"
+            ),
         )
 
     def stopping(self) -> None:
@@ -89,4 +92,4 @@ class Report:
         if self.out.json_mode:
             self.out.data({"ctxbus": "failed", "reason": reason, "components": components})
         else:
-            self.out.error(f"ctxbus did not start: {reason}; see `ctxbus logs`")
+            self.out.error(f"ctxbus did not start: {plain(reason)}; see `ctxbus logs`")
