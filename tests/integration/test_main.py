@@ -37,6 +37,8 @@ from tests.integration.streams import RequestStream
 
 CRASH_APP = "tests.apps.minimal:create_crashing_app"
 STEERED_APP = "tests.apps.steered:create_app"
+FLOWING = 10  # requests answered before the stream counts as flowing
+STREAM_TIMEOUT = 30.0  # seconds for them
 
 
 def is_running(pid: int | None) -> bool:
@@ -69,8 +71,13 @@ async def test_sigkill_recovers_on_same_port_without_failed_requests(
     stream.start()
     mark = len(main_process.log.events)
     os.kill(first.pid or 0, signal.SIGKILL)
-    starting = await main_process.log.wait_for(lambda e: e.state == "starting", after=mark)
-    running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    # The first start's events may still reach the log after the mark: match this restart's.
+    starting = await main_process.log.wait_for(
+        lambda e: e.state == "starting" and e.reason is not None, after=mark
+    )
+    running = await main_process.log.wait_for(
+        lambda e: e.state == "running" and e.pid != first.pid, after=mark
+    )
     await stream.served_by(running.pid or 0)
     await stream.stop()
     assert starting.reason == "crashed (signal SIGKILL)"
@@ -89,10 +96,13 @@ async def test_planned_restart_hands_off_without_failed_requests(
     first = await main_process.status()
     stream = RequestStream((await main_process.port_info()).base_url)
     stream.start()
-    await stream.served_by(first.pid or 0, count=10)
+    # Flowing: the active backend or the warm standby (both accept on main's socket) answers.
+    await stream.served.wait_until(lambda pids: len(pids) >= FLOWING, STREAM_TIMEOUT)
     mark = len(main_process.log.events)
     assert (await main_process.call(MainOps.RESTART_BACKEND)).accepted
-    running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+    running = await main_process.log.wait_for(
+        lambda e: e.state == "running" and e.pid != first.pid, after=mark
+    )
     await stream.served_by(running.pid or 0)
     await stream.stop()
     assert running.pid != first.pid
@@ -107,9 +117,11 @@ async def test_sigstop_is_restarted_as_unresponsive(main_process: MainProcess) -
     os.kill(first.pid or 0, signal.SIGSTOP)
     try:
         starting = await main_process.log.wait_for(
-            lambda e: e.state == "starting", after=mark, timeout=20.0
+            lambda e: e.state == "starting" and e.reason is not None, after=mark, timeout=20.0
         )
-        running = await main_process.log.wait_for(lambda e: e.state == "running", after=mark)
+        running = await main_process.log.wait_for(
+            lambda e: e.state == "running" and e.pid != first.pid, after=mark
+        )
     finally:
         if is_running(first.pid):
             os.kill(first.pid or 0, signal.SIGCONT)
