@@ -7,13 +7,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from frontend.uvicorn_core import load_uvicorn_core
 from services.foundation import gc_pause
 from services.foundation.lean import skip_optional_extras
 
 gc_pause.pause()  # until the dashboard serves and its backend link is open: ~10 ms less
 skip_optional_extras()  # before structlog and httpx are imported: 4-5 MB less
-load_uvicorn_core()  # uvicorn's server without its command line (click): ~10 ms less
 
 import structlog  # noqa: E402 - after skipping the extras, on purpose
 
