@@ -80,7 +80,8 @@ MISSES = (
     "objects about 21; threads, arenas and buffers the rest. While it grabs every second its RSS "
     "held 140 MB before (143.4 MB through a 30-minute soak, reached within ten minutes: no leak, "
     "tracemalloc flat; glibc arenas of the worker threads holding frame-sized blocks); capture "
-    "now fixes glibc's mmap threshold at 128 KiB (services/capture/allocator.py): 63-69 MB.",
+    "now fixes glibc's mmap threshold at 128 KiB (services/foundation/allocator.py; the "
+    "indexer too): 63-69 MB.",
 )
 ROLE_ORDER = (
     "launcher",

@@ -7,9 +7,9 @@ import functools
 from collections.abc import Sequence
 
 from bus import Endpoints, endpoints
-from services.capture.allocator import map_big_blocks
 from services.capture.service import CaptureService
 from services.capture.settings import CaptureSettings
+from services.foundation.allocator import map_big_blocks
 from services.foundation.config import Config
 from services.foundation.entry import Work, component_parser, config_from, run_component
 
@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the capture process; its exit status (78: fix the configuration or set-up)."""
     args = parser().parse_args(argv)
-    map_big_blocks()  # before the first frame: see services/capture/allocator.py
+    map_big_blocks()  # before the first frame: see services/foundation/allocator.py
 
     def work(config: Config) -> Work:
         settings = CaptureSettings.from_config(config, args.display)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 
 from bus import Endpoints, endpoints
+from services.foundation.allocator import map_big_blocks
 from services.foundation.config import Config
 from services.foundation.entry import Work, component_parser, config_from, run_component
 from services.indexer.service import IndexerService
@@ -36,6 +37,7 @@ def lower_priority(_: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the indexer process; its exit status (78: fix the configuration or set-up)."""
     args = parser().parse_args(argv)
+    map_big_blocks()  # before the first picture: see services/foundation/allocator.py
 
     def work(config: Config) -> Work:
         settings = IndexerSettings.from_config(config)

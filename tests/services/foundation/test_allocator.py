@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from services.capture.allocator import is_glibc
+from services.foundation.allocator import is_glibc
 from tests.fixtures.processes import REPO
 
 FRAME = 1920 * 1080 * 4
 PROBE = f"""
 import os
-from services.capture.allocator import map_big_blocks
+from services.foundation.allocator import map_big_blocks
 
 def rss_kib():
     with open("/proc/self/statm") as statm:
