@@ -1,6 +1,8 @@
 """Run every benchmark module of this package that has a ``main()``, in name order.
 
-A new ``bench/<name>.py`` with a ``main()`` is picked up without registering it anywhere.
+A new ``bench/<name>.py`` with a ``main()`` is picked up without registering it anywhere. Each
+runs in a process of its own: what one measures of its own process (its RSS, the peak RSS of the
+children it reaped) never includes what an earlier one left.
 ``python -m bench bus recovery`` runs only the named ones.
 """
 
@@ -8,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 
 import bench
+
+RUN_ONE = "import bench.{name} as benchmark; benchmark.main()"  # in a fresh python
 
 
 def discover() -> dict[str, Callable[[], object]]:
@@ -37,16 +41,14 @@ def run(names: list[str]) -> int:
         print(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(available)}")
         return 2
     failed: list[str] = []
-    for name, entry in available.items():
+    for name in available:
         if names and name not in names:
             continue
         print(f"== bench.{name}", flush=True)
         started = time.monotonic()
-        try:
-            entry()
-        except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
-            traceback.print_exc()
-            print(f"bench.{name} failed: {type(exc).__name__}: {exc}", flush=True)
+        code = subprocess.run([sys.executable, "-c", RUN_ONE.format(name=name)], check=False)
+        if code.returncode != 0:  # one failing benchmark must not hide the others
+            print(f"bench.{name} failed: exit status {code.returncode}", flush=True)
             failed.append(name)
         print(f"== bench.{name}: {time.monotonic() - started:.1f}s\n", flush=True)
     if failed:
