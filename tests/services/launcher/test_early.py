@@ -14,7 +14,7 @@ from bus import endpoints as names
 from services.foundation.config import Config, load_config
 from services.foundation.supervision import InstanceLock
 from services.launcher.early import start_main_early
-from tests.fixtures.processes import started_since
+from tests.fixtures.processes import live_with_env, started_since
 from tests.services.cli.conftest import cli_env
 
 GONE_TIMEOUT = 20.0  # main stops its backend first when its launcher is gone
@@ -39,16 +39,7 @@ def config_in(runtime_dir: Path) -> Config:
 
 def ours(runtime_dir: Path) -> list[psutil.Process]:
     """Every live process, wherever it is in the tree, started for ``runtime_dir``."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            zombie = proc.status() == psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if env.get("CTXBUS_RUNTIME_DIR") == str(runtime_dir) and not zombie:
-            found.append(proc)
-    return found
+    return live_with_env("CTXBUS_RUNTIME_DIR", str(runtime_dir))
 
 
 async def test_main_and_its_backend_end_with_a_launcher_killed_during_its_imports(

@@ -19,7 +19,7 @@ from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.main.early import start_early
-from tests.fixtures.processes import main_argv, running_main, started_since
+from tests.fixtures.processes import live_with_env, main_argv, running_main, started_since
 
 GONE_TIMEOUT = 10.0
 # main stopped right after its early start, before importing asyncio, zmq and structlog.
@@ -34,16 +34,7 @@ HALTED_MAIN = (
 
 def backends_of(data_dir: Path) -> list[psutil.Process]:
     """Every live backend process, wherever it is in the tree, that serves ``data_dir``."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            zombie = proc.status() == psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if env.get("CTXBUS_BACKEND_DATA_DIR") == str(data_dir) and not zombie:
-            found.append(proc)
-    return found
+    return live_with_env("CTXBUS_BACKEND_DATA_DIR", str(data_dir))
 
 
 def main_args(runtime_dir: Path, *extra: str) -> list[str]:
