@@ -20,12 +20,12 @@ LAUNCHER = """
 import json, subprocess, sys
 from services.foundation.supervision import kill_descendants, wait_gone
 PARENT = '''
-import subprocess, sys, time
+import signal, subprocess, sys
 grandchild = subprocess.Popen(
-    [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+    [sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True
 )
 print(grandchild.pid, flush=True)
-time.sleep(600)
+signal.pause()
 '''
 with subprocess.Popen(
     [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -55,7 +55,7 @@ def test_kill_descendants_reaches_grandchildren_in_other_sessions() -> None:
 
 def test_wait_gone_names_what_still_runs() -> None:
     """A process nobody killed is still running when the wait ends: its pid is returned."""
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     try:
         assert wait_gone([psutil.Process(sleeper.pid)], timeout=0.05) == [sleeper.pid]
     finally:
