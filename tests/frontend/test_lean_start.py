@@ -67,16 +67,24 @@ async def closed_link(
         capture.close()
 
 
+async def waiting_api_request(
+    client: httpx.AsyncClient, gate: TokenGate
+) -> asyncio.Future[httpx.Response]:
+    """Signed in, an /api request sent while the backend link is closed: still unanswered."""
+    assert (await client.get(gate.url)).status_code == 303
+    pending = asyncio.ensure_future(client.get("/api/captures"))
+    done, _ = await asyncio.wait([pending], timeout=CLOSED_LINK_WAIT)  # sleep-ok: must not end
+    assert not done, "answered while the backend link was closed"
+    return pending
+
+
 async def test_api_request_before_the_link_opens_is_answered_once_it_is(
     closed_link: tuple[BackendLink, TokenGate, httpx.ASGITransport],
 ) -> None:
     """An /api request made before the backend link opens waits, then gets the backend's answer."""
     link, gate, transport = closed_link
     async with httpx.AsyncClient(transport=transport, base_url=gate.origin) as client:
-        assert (await client.get(gate.url)).status_code == 303
-        pending = asyncio.ensure_future(client.get("/api/captures"))
-        done, _ = await asyncio.wait([pending], timeout=CLOSED_LINK_WAIT)  # sleep-ok: must not end
-        assert not done, "answered while the backend link was closed"
+        pending = await waiting_api_request(client, gate)
         await link.open()
         async with asyncio.timeout(ANSWER_TIMEOUT):
             response = await pending
@@ -90,10 +98,7 @@ async def test_api_request_waiting_for_the_link_ends_when_the_frontend_stops(
     """An /api request still waiting for the link gets a 502 when the link is given up (stop)."""
     link, gate, transport = closed_link
     async with httpx.AsyncClient(transport=transport, base_url=gate.origin) as client:
-        assert (await client.get(gate.url)).status_code == 303
-        pending = asyncio.ensure_future(client.get("/api/captures"))
-        done, _ = await asyncio.wait([pending], timeout=CLOSED_LINK_WAIT)  # sleep-ok: must not end
-        assert not done, "answered while the backend link was closed"
+        pending = await waiting_api_request(client, gate)
         link.give_up()
         async with asyncio.timeout(ANSWER_TIMEOUT):
             response = await pending
