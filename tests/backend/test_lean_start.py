@@ -13,6 +13,7 @@ from pathlib import Path
 from backend.database import DB_FILE
 from services.foundation.backend_contract import BackendConfig
 from tests.backend.conftest import TOKEN, Running, encode_image
+from tests.fixtures.processes import python_output
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60.0  # seconds for a fresh python to import and build the backend app
@@ -46,15 +47,7 @@ print(json.dumps(found))
 def test_the_backend_starts_without_pillow_and_pydantic_v1() -> None:
     """Making the backend's app loads neither Pillow (until an image is decoded) nor pydantic.v1."""
     png = encode_image("PNG", size=(8, 6)).hex()
-    ran = subprocess.run(
-        [sys.executable, "-c", PROBE, png],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=True,
-    )
-    found = json.loads(ran.stdout.splitlines()[-1])
+    found = json.loads(python_output(PROBE, png).splitlines()[-1])
     assert found == {"pil_at_start": False, "v1_at_start": False, "pil_after_check": True}
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,9 +15,8 @@ from frontend.app import AppParts, create_app
 from frontend.backend_link import BackendLink
 from frontend.events import EventHub
 from frontend.gate import TokenGate
-from tests.fixtures.processes import REPO, MainProcess
+from tests.fixtures.processes import MainProcess, python_output
 
-RUN_TIMEOUT = 60.0  # seconds for a fresh python to import the frontend
 ANSWER_TIMEOUT = 10.0
 CLOSED_LINK_WAIT = (
     0.3  # seconds an /api request is watched not to be answered while the link is closed
@@ -37,15 +34,7 @@ print(json.dumps({"httpx": "httpx" in sys.modules, "collecting": gc.isenabled()}
 
 def test_frontend_serves_without_httpx_and_collects_no_garbage_until_then() -> None:
     """Before it serves, the frontend has no httpx and a paused garbage collector."""
-    ran = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=True,
-    )
-    found = json.loads(ran.stdout.splitlines()[-1])
+    found = json.loads(python_output(PROBE).splitlines()[-1])
     assert found == {"httpx": False, "collecting": False}
 
 

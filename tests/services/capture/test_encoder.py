@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 
 import pytest
 from PIL import Image, ImageChops
@@ -12,7 +10,7 @@ from PIL import Image, ImageChops
 from services.capture.encoder import Encoder
 from services.capture.settings import CaptureSettings
 from tests.fixtures.display import desktop_image
-from tests.fixtures.processes import REPO
+from tests.fixtures.processes import python_output
 from tests.services.capture.pictures import frame_of, solid, with_box
 
 
@@ -101,10 +99,8 @@ def test_encoding_loads_only_the_plugin_it_writes_with() -> None:
         "Encoder(CaptureSettings()).encode(frame_of(Image.new('RGB', (64, 48), 'red')))\n"
         "print(' '.join(m for m in sys.modules if m.endswith('ImagePlugin')))\n"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    output = python_output(probe)
     preinit = {f"PIL.{name}ImagePlugin" for name in ("Bmp", "Gif", "Jpeg", "Ppm", "Png")}
-    loaded = set(ran.stdout.split())
+    loaded = set(output.split())
     assert "PIL.WebPImagePlugin" in loaded
     assert loaded <= {*preinit, "PIL.WebPImagePlugin"}

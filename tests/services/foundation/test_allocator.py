@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from services.foundation.allocator import is_glibc
-from tests.fixtures.processes import REPO
+from tests.fixtures.processes import python_output
 
 FRAME = 1920 * 1080 * 4
 PROBE = f"""
@@ -32,9 +29,6 @@ print(held - rss_kib())
 @pytest.mark.skipif(not is_glibc(), reason="the mmap threshold is glibc's")
 def test_a_freed_frame_leaves_resident_memory() -> None:
     """After map_big_blocks, freeing a second 1080p frame returns its pages to the system."""
-    ran = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    mapped, returned_kib = ran.stdout.split()
+    mapped, returned_kib = python_output(PROBE).split()
     assert mapped == "True"
     assert int(returned_kib) >= FRAME * 0.9 // 1024

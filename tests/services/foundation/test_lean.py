@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-RUN_TIMEOUT = 60.0  # seconds for a fresh python to import main's or the CLI's modules
+from tests.fixtures.processes import python_output
 
 # Imports an entry package the way its process does, uses what main and the launcher use of
 # asyncio, hashlib and secrets, then prints which OpenSSL libraries the process maps.
@@ -35,15 +30,7 @@ print(",".join(lib for lib in ("libssl", "libcrypto") if lib in maps) or "none")
 
 
 def probe(*modules: str) -> str:
-    ran = subprocess.run(
-        [sys.executable, "-c", PROBE, *modules],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=True,
-    )
-    return ran.stdout.strip()
+    return python_output(PROBE, *modules).strip()
 
 
 @pytest.mark.parametrize(
@@ -74,10 +61,7 @@ def test_allow_tls_makes_ssl_importable_again() -> None:
         "ssl.create_default_context()\n"
         "print('allowed')\n"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert ran.stdout.split() == ["blocked", "allowed"]
+    assert python_output(code).split() == ["blocked", "allowed"]
 
 
 def test_skip_tls_is_a_no_op_once_ssl_is_loaded() -> None:
@@ -89,7 +73,4 @@ def test_skip_tls_is_a_no_op_once_ssl_is_loaded() -> None:
         "import hashlib\n"
         "print(sys.modules['_hashlib'] is not None)\n"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert ran.stdout.strip() == "True"
+    assert python_output(code).strip() == "True"
