@@ -1,7 +1,6 @@
 """The backend's HTTP API as a FastAPI app: the ``/api`` routes, the handlers that give every
-error the house JSON shape (:mod:`backend.error_handlers`), and the OpenAPI document, which
-describes ``GET /health`` too (served by :class:`backend.app.BackendApp` in plain ASGI, with the
-same function).
+error the house JSON shape (:mod:`backend.error_handlers`), the OpenAPI document, and
+``GET /health`` (:func:`backend.health.health_body`).
 
 Built by :class:`backend.app.BackendApp`, which gives it the live
 :class:`backend.runtime.Backend` its lifespan opens.

@@ -22,10 +22,9 @@ damaged: found by reading every table at start, ``PRAGMA quick_check`` right aft
 event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
 :data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
 
-Served without FastAPI's routing, pydantic or Starlette's responses (typed dicts,
-:func:`health_body`): it is what main probes. The OpenAPI document
-describes it with :class:`backend.schemas.Health` and :class:`backend.schemas.Liveness`
-(:mod:`backend.api`).
+The answer is built from typed dicts (:func:`health_body`) and sent as it is, not validated
+through pydantic on every one of main's probes; the OpenAPI document describes it with
+:class:`backend.schemas.Health` and :class:`backend.schemas.Liveness` (:mod:`backend.api`).
 """
 
 from __future__ import annotations

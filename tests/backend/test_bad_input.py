@@ -271,9 +271,7 @@ async def test_bad_ranges(shared: Running, params: dict[str, str], code: str) ->
 async def test_unwritable_storage_is_a_retryable_503(serve: Serve) -> None:
     """When the image cannot be written, the upload gets 503 with Retry-After and no row."""
     async with serve() as running:
-        images = running.config.data_dir / "images"  # made by the warm-up's /health
-        images.rmdir()
-        images.write_text("in the way")
+        (running.config.data_dir / "images").write_text("in the way")
         response = await upload(running.client, "k")
         assert response.status_code == 503
         assert error_code(response) == "storage_failed"
