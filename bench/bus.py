@@ -2,10 +2,11 @@
 
 Round trip (ipc): a bare REQ/REP pair against a ctxbus ``Requester``/``AsyncRequester`` talking to a
 ``Replier`` in another process, sync against sync and asyncio against asyncio. Event latency: bare
-PUB → SUB against ``Publisher`` → ``Proxy`` (in its own process, as in main) → ``StateFollower``, to
-1 and 10 subscriber processes; latency is the receive time minus the ``ts`` in the body. For
-orientation, with 1 subscriber, bare PUB → a proxy of its own → bare SUB in the same rounds: the
-hop that ours has and the bare baseline has not.
+PUB → SUB against main's arrangement, a ``Publisher`` sending on its ``Proxy``'s XPUB (one asyncio
+loop, with the ``Replier`` the followers ask for their snapshot) → ``StateFollower``, to 1 and 10
+subscriber processes; latency is the receive time minus the ``ts`` in the body. For orientation,
+with 1 subscriber, in the same rounds: another process's event through main's proxy (bare PUB →
+a ``Proxy`` in a process of its own → bare SUB), the hop of the launcher's and capture's events.
 
 Goals: ctxbus/bare <= 1.5 for the round trip p50, <= 2.0 for the event latency p50.
 """
@@ -308,15 +309,16 @@ async def _round_trips_async(bare_address: str, address: str) -> tuple[Figures, 
 def event_latency(
     endpoints: Endpoints, bare_address: str, subscribers: int, hop: Endpoints | None = None
 ) -> tuple[Figures, Figures, Figures | None]:
-    """Bare PUB → SUB processes against Publisher → Proxy process → StateFollower processes.
+    """Bare PUB → SUB processes against main's Publisher on its Proxy → StateFollower processes.
 
-    With ``hop`` (endpoints of a second proxy), a third row in the same rounds: bare PUB →
-    that proxy → bare SUB processes, the hop's own cost (ours has it, the bare baseline not).
+    With ``hop`` (endpoints of a proxy in a process of its own), a third row in the same rounds:
+    bare PUB → that proxy → bare SUB processes, what another process's event pays.
     """
-    proxies = [endpoints] + ([hop] if hop is not None else [])
-    ready = [_CTX.Event() for _ in proxies]
-    with _children([(_proxy, (ends, r)) for ends, r in zip(proxies, ready, strict=True)]):
-        _wait_all(ready, "the proxies")
+    if hop is None:
+        return asyncio.run(_event_latency(endpoints, bare_address, subscribers, None))
+    ready = _CTX.Event()
+    with _children([(_proxy, (hop, ready))]):
+        _wait_all([ready], "the proxy")
         return asyncio.run(_event_latency(endpoints, bare_address, subscribers, hop))
 
 
@@ -349,7 +351,8 @@ async def _event_latency(
         via_hop, hop_targets = _Bare.open(hop.publish, hop.events, subscribers)
         bares.append(via_hop)
         targets += hop_targets
-    publisher = Publisher(endpoints.publish)
+    proxy = Proxy(endpoints.publish, endpoints.events)  # main's: its own events go out of it
+    publisher = Publisher(endpoints.publish, send=proxy.send)
     await publisher.publish(BACKEND_STATUS, BackendStatus(state="starting", port=0))
     replier = Replier(endpoints.control)
     replier.register(MainOps.GET_STATUS, _status_of(publisher))
@@ -359,6 +362,8 @@ async def _event_latency(
     socks = [b.sock for b in bares]
     try:
         async with asyncio.TaskGroup() as group:
+            forwarding = group.create_task(proxy.run())
+            await proxy.wait_bound()
             serving = group.create_task(replier.serve())
             with _children(targets):
                 await _warm_up(socks, publisher, [r for b in bares for r in b.ready] + our_ready)
@@ -374,6 +379,7 @@ async def _event_latency(
                     asyncio.to_thread(_collect, our_results, subscribers),
                 )
             serving.cancel()
+            forwarding.cancel()
     finally:
         for sock in socks:
             sock.close(linger=0)
@@ -462,7 +468,7 @@ def run(runtime_dir: Path) -> list[str]:
         )
         lines.append(_row(f"event latency, {subscribers} sub(s)", bare, ours, GOAL_EVENT))
         if via_hop is not None:
-            lines.append(_row("  bare through a proxy", bare, via_hop, None))
+            lines.append(_row("  another process's, via main", bare, via_hop, None))
     # For orientation, not a goal: the Replier is asyncio by design, so against a bare asyncio
     # REP server a sync client measures what the library adds, not asyncio's own cost.
     bare, ours = round_trips(bare_address, endpoints.control, False, True)
@@ -482,23 +488,20 @@ adds about 2 us (id, encode, decode). A lone request whose handler does not wait
 the pass of the loop that read it (`bus/eager.py`: its first step runs at once, in a task standing
 by, so no task is made per request); the rest of a burst is started as tasks.
 
-Events: the baseline is not like for like, and says so. Bare PUB -> SUB is one hop, a blocking
-sync `recv` and a 63-byte body decoded to a dict; ctxbus goes through main's XSUB/XPUB proxy
-(libzmq's `zmq_proxy` in a thread, no Python per event: one more process, its I/O thread woken
-twice and its proxy thread once), the follower is an asyncio task, and a `BackendStatus` body
-is 207 bytes decoded to a typed struct. The row "bare through a proxy" is the bare pair with the
-same hop: that hop is most of what ours adds over bare, and on a quiet machine (bare about
-45 us) it alone came to 1.8-1.9x, leaving some 5 us of the 2x goal for everything else, so the
-1-subscriber goal stays at its edge while the proxy is in the path. On a busy machine ours and
-it were within noise of each other (median difference -1 us over 9 runs); in quieter runs ours
-was 15-20 us above it: asyncio's path from the socket's wake-up to the consumer, 16-26 us p50
-measured in a subscriber (reading the two frames 5-10 us of it, decoding 1.5-3 us: cold caches
-after 1 ms idle). On that path the FD wakes the loop, the inbox's reader resolves a `Wakeup`
-(`bus/wakeup.py`) whose waiting task steps in that same pass (an `asyncio.Future` would wake it
-one pass later), the message is read without asking `EVENTS` again, decoded by one cached
-decoder per event type, and `EVENTS` is asked once before the next wait (the FD is
-edge-triggered). With 10 subscriber processes on 2 cores each subscriber's CPU per event adds to
-the last one's latency: the Wakeup cut it from about 59 to 47 us per event
+Events: bare PUB -> SUB is one hop, a blocking sync `recv` and a 63-byte body decoded to a dict;
+ctxbus's follower is an asyncio task, and a `BackendStatus` body is 207 bytes decoded to a typed
+struct. Main sends its own events on its proxy's XPUB, the socket its subscribers read, as the
+Clone pattern's server does: one hop, as bare. Until issue 13's last round they went through
+main's XSUB/XPUB proxy like any other publisher's (libzmq's `zmq_proxy` in a thread: its I/O
+thread woken twice and its proxy thread once per event), which alone came to 1.8-1.95x bare and
+kept the goal out of reach (2.09x to 10 subscribers, 2.17x to one). Other processes' events (the
+launcher's, capture's) still take that hop, now forwarded in main's loop (row "another
+process's, via main", for orientation). On the follower's path the FD wakes the loop, the
+inbox's reader resolves a `Wakeup` (`bus/wakeup.py`) whose waiting task steps in that same pass
+(an `asyncio.Future` would wake it one pass later), the message is read without asking `EVENTS`
+again, decoded by one cached decoder per event type, and `EVENTS` is asked once before the next
+wait (the FD is edge-triggered). With 10 subscriber processes on 2 cores each subscriber's CPU
+per event adds to the last one's latency: the Wakeup cut it from about 59 to 47 us per event
 (`time.process_time`, both threads of a subscriber, busy machine)."""
 
 

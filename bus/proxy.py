@@ -1,33 +1,59 @@
-"""The XSUB/XPUB forwarder that joins every publisher to every subscriber.
+"""main's event hub: its own events go straight out; everyone else's are forwarded.
 
 Main runs it: publishers connect to ``publish.sock`` (XSUB), subscribers to ``events.sock`` (XPUB).
-The forwarding itself is libzmq's ``zmq_proxy``, a blocking call, so it runs in a worker thread
-with a context of its own. Stopping terminates that context: the proxy call returns ``ETERM``,
-the thread closes its sockets, and the termination completes. (Steering the proxy with a
-TERMINATE message on a control socket proved racy with libzmq 4.3.5.)
+As the Clone pattern's server has it, the state's owner publishes on the socket its subscribers
+read: main's own events (``backend.status``, its heartbeat) are sent on the XPUB itself
+(:meth:`Proxy.send`, a :class:`~bus.publisher.Publisher` made with ``send=proxy.send``), with no
+hop through another socket or thread. Other processes' events (the launcher's, capture's) come in
+on the XSUB and are forwarded, and subscriptions go the other way, so that their PUB sockets send
+only what someone reads.
+
+The forwarding runs in the event loop, on readers of the two sockets' FDs: a zmq FD only says
+that the socket's state may have changed, and any call on the socket (a send, too) may take that
+signal, so every wake-up and every own send drains both sockets until neither has a message.
+Nothing blocks: an XPUB drops past ``EVENT_HWM`` for a subscriber that does not read, and a
+subscription the XSUB cannot pass on now is dropped with a warning (libzmq resends the XSUB's
+subscriptions to every publisher that connects).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any, cast
 
+import structlog
 import zmq
 
 from bus import curve, endpoints
+from bus.frames import receive_frames, send_frames
+
+log = structlog.get_logger(__name__)
+
+# Plain ints: pyzmq's constants are enums, and enum arithmetic per message showed in profiles.
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+_DRAIN_BATCH = 256  # messages forwarded per wake-up before the loop may run something else
 
 
 class Proxy:
-    """Forward events from ``publish_address`` to ``events_address`` until cancelled."""
+    """Publish main's events and forward everyone else's, from ``publish_address`` to
+    ``events_address``, until cancelled."""
 
     def __init__(self, publish_address: str, events_address: str) -> None:
         self.publish_address = publish_address
         self.events_address = events_address
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._xsub: zmq.Socket[bytes] | None = None
+        self._xpub: zmq.Socket[bytes] | None = None
         self._bound = asyncio.Event()
         self._failed: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_scheduled = False
 
-    def _forward(self, loop: asyncio.AbstractEventLoop) -> None:
+    def bind(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+        """Bind both endpoints, once; the XSUB and the XPUB. Raises what stops it."""
+        if self._xsub is not None and self._xpub is not None:
+            return self._xsub, self._xpub
         xsub = self._context.socket(zmq.XSUB)
         xpub = self._context.socket(zmq.XPUB)
         try:
@@ -44,32 +70,85 @@ class Proxy:
                 xpub.bind(self.events_address)
             finally:
                 os.umask(old_umask)
-            loop.call_soon_threadsafe(self._bound.set)
-            zmq.proxy(xsub, xpub)
-        except zmq.ContextTerminated:
-            pass
-        except BaseException as exc:
-            self._failed = exc
-            loop.call_soon_threadsafe(self._bound.set)
-            raise
-        finally:
+        except BaseException:
             xsub.close(linger=0)
-            # Events already forwarded still reach their subscribers while the context ends.
-            xpub.close(linger=endpoints.CLOSE_LINGER_MS)
+            xpub.close(linger=0)
+            raise
+        self._xsub, self._xpub = xsub, xpub
+        return xsub, xpub
+
+    def send(self, frames: list[bytes]) -> None:
+        """Send one event of main's own to every subscriber of its topic (dropped for one whose
+        queue is full, as PUB does); binds first if :meth:`run` has not yet."""
+        _, xpub = self.bind()
+        try:
+            send_frames(xpub, frames)
+        except zmq.Again:
+            log.warning("event_dropped", topic=frames[0].decode(errors="replace"))
+        # The send may have taken the XPUB's FD signal for a subscription that came meanwhile.
+        self._schedule_drain()
 
     async def run(self) -> None:
-        """Bind both endpoints and forward until cancelled."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(asyncio.to_thread(self._forward, loop))
+        """Bind both endpoints and forward until cancelled; then close, delivering what main
+        has sent for up to ``CLOSE_LINGER_MS``."""
+        loop = self._loop = asyncio.get_running_loop()
         try:
-            await asyncio.shield(task)
+            xsub, xpub = self.bind()
+        except BaseException as exc:
+            self._failed = exc
+            self._bound.set()
+            self._context.term()
+            raise
+        for sock in (xsub, xpub):
+            loop.add_reader(sock.fileno(), self._drain)
+        self._bound.set()
+        self._drain()  # what came before the readers
+        try:
+            await asyncio.Future()  # forwarding happens in the readers
         finally:
+            for sock in (xsub, xpub):
+                loop.remove_reader(sock.fileno())
+            xsub.close(linger=0)
+            # Events already sent still reach their subscribers while the context ends.
+            xpub.close(linger=endpoints.CLOSE_LINGER_MS)
+            self._xsub = self._xpub = None
             await asyncio.to_thread(curve.release, self._context)  # its ZAP thread, if tcp
             await asyncio.to_thread(self._context.term)
-            await asyncio.gather(task, return_exceptions=True)
 
     async def wait_bound(self) -> None:
         """Return once both endpoints are bound; raise what stopped the binding, if anything."""
         await self._bound.wait()
         if self._failed is not None:
             raise self._failed
+
+    def _schedule_drain(self) -> None:
+        if self._loop is not None and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        """Forward events down and subscriptions up until neither socket has a message."""
+        self._drain_scheduled = False
+        xsub, xpub = self._xsub, self._xpub
+        if xsub is None or xpub is None:
+            return
+        moved = 0
+        while moved < _DRAIN_BATCH:
+            down = _forward(xsub, xpub, "event_dropped")
+            up = _forward(xpub, xsub, "subscription_dropped")
+            if not (down or up):
+                return
+            moved += 1
+        self._schedule_drain()  # more to come: after whatever else the loop has to run
+
+
+def _forward(source: zmq.Socket[Any], sink: zmq.Socket[Any], dropped: str) -> bool:
+    """Pass one message from ``source`` to ``sink``; False if ``source`` had none."""
+    if not cast(int, source.getsockopt(_EVENTS)) & _POLLIN:
+        return False
+    frames = receive_frames(source)
+    try:
+        send_frames(sink, frames)
+    except zmq.Again:
+        log.warning(dropped, topic=frames[0][:64].decode(errors="replace"))
+    return True

@@ -1,7 +1,8 @@
 """The publishing side of events: a PUB socket that owns each topic's ``seq``.
 
 Publishers connect to main's XSUB endpoint (``publish.sock``); subscribers connect to the XPUB
-endpoint (``events.sock``). ``seq`` starts at 1 and rises by exactly 1 per topic for the life of
+endpoint (``events.sock``). Main's own publisher sends on that XPUB itself (``send=proxy.send``,
+see :mod:`bus.proxy`). ``seq`` starts at 1 and rises by exactly 1 per topic for the life of
 one publisher ``instance``; the latest event of each topic is kept for ``get_status`` snapshots.
 """
 
@@ -39,16 +40,20 @@ class Publisher:
         *,
         instance: str | None = None,
         context: zmq.asyncio.Context | None = None,
+        send: Callable[[list[bytes]], None] | None = None,
     ) -> None:
+        """``send``: where the encoded frames go instead of a PUB socket of this publisher's own
+        (main's :meth:`~bus.proxy.Proxy.send`); ``address`` and ``context`` are then unused."""
         self.address = address
         self.instance = instance or new_instance_id()
         self._context = context or zmq.asyncio.Context.instance()
         self._seq: dict[str, int] = {}
         self._latest: dict[str, Event] = {}
         self._socket: zmq.Socket[bytes] | None = None
+        self._send = send
 
     def connect(self) -> None:
-        if self._socket is None:
+        if self._socket is None and self._send is None:
             # A plain socket: a PUB send never blocks (past SNDHWM it drops), so the asyncio
             # socket's future per send bought nothing but latency.
             sock: zmq.Socket[bytes] = zmq.Socket(self._context, zmq.PUB)
@@ -68,10 +73,14 @@ class Publisher:
 
     async def publish(self, topic: str, event: E) -> E:
         """Stamp and send ``event`` on ``topic``; returns the stamped event."""
-        self.connect()
         stamped = self.stamp(topic, event)
+        frames = encode_event(topic, stamped)
+        if self._send is not None:
+            self._send(frames)
+            return stamped
+        self.connect()
         assert self._socket is not None
-        send_frames(self._socket, encode_event(topic, stamped))
+        send_frames(self._socket, frames)
         return stamped
 
     async def heartbeat(self, topic: str, beat: Callable[[], Event]) -> None:

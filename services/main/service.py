@@ -11,8 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 import structlog
-import zmq
-import zmq.asyncio
 
 from bus import (
     Accepted,
@@ -28,10 +26,8 @@ from bus import (
     Replier,
     ensure_runtime_dir,
     new_instance_id,
-    subscribe,
 )
 from bus import endpoints as names
-from bus.codec import decode_event
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.foundation.supervision.lifeline import install_from_env
 from services.main.early import EarlyStart
@@ -40,9 +36,6 @@ from services.main.settings import MainSettings
 from services.main.supervisor import BackendSupervisor
 
 log = structlog.get_logger(__name__)
-
-FLUSH_TIMEOUT = 1.0  # seconds main waits at exit for its last events to pass the proxy
-FLUSH_PROBE_MS = 20
 
 
 class MainService:
@@ -74,7 +67,9 @@ class MainService:
             log.warning("ended_stale_process", stale_pid=stale.pid, name=stale.name)
         early = self.early
         sock = self._backend_socket()
-        self.publisher = Publisher(self.endpoints.publish, instance=self.instance)
+        proxy = Proxy(self.endpoints.publish, self.endpoints.events)
+        # main's events go straight out of the proxy's XPUB: no hop for the state it owns.
+        self.publisher = Publisher(self.endpoints.publish, instance=self.instance, send=proxy.send)
         self.supervisor = BackendSupervisor(
             self.settings,
             sock,
@@ -85,7 +80,6 @@ class MainService:
             first=early.backend if early is not None else None,
         )
         replier = self._replier()
-        proxy = Proxy(self.endpoints.publish, self.endpoints.events)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
@@ -95,7 +89,6 @@ class MainService:
             async with asyncio.TaskGroup() as tasks:
                 proxy_task = tasks.create_task(proxy.run())
                 await proxy.wait_bound()
-                self.publisher.connect()
                 replier.bind()
                 serving = tasks.create_task(replier.serve())
                 beating = tasks.create_task(
@@ -108,8 +101,7 @@ class MainService:
                 await replier.drain()
                 for task in (on_signal, serving, beating):
                     task.cancel()
-                await self._flush_events()
-                proxy_task.cancel()
+                proxy_task.cancel()  # its XPUB lingers: the last events still reach subscribers
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -141,35 +133,6 @@ class MainService:
 
     async def _publish_status(self, status: BackendStatus) -> None:
         await self.publisher.publish(names.BACKEND_STATUS, status)
-
-    async def _flush_events(self) -> None:
-        """Before the proxy stops: wait until a heartbeat published now has come through it.
-
-        Events from one publisher pass the proxy in order, so once it has, so have the last
-        ``backend.status`` events (``stopped``), and the proxy's linger delivers them on. The
-        first heartbeats may go out before our own subscription has reached the proxy: send
-        another every probe until one arrives, for at most ``FLUSH_TIMEOUT``.
-        """
-        sock = subscribe(
-            zmq.asyncio.Context.instance(), self.endpoints.events, [names.MAIN_HEARTBEAT]
-        )
-        after = self.publisher.seq(names.MAIN_HEARTBEAT)
-        try:
-            async with asyncio.timeout(FLUSH_TIMEOUT):
-                while not await self._heard_own_beat(sock, after):
-                    pass
-        except TimeoutError:
-            log.warning("events_not_flushed", timeout_s=FLUSH_TIMEOUT)
-        finally:
-            sock.close(linger=0)
-
-    async def _heard_own_beat(self, sock: zmq.asyncio.Socket, after: int) -> bool:
-        await self.publisher.publish(names.MAIN_HEARTBEAT, self._beat())
-        while await sock.poll(FLUSH_PROBE_MS):
-            _, heard = decode_event(await sock.recv_multipart(), Heartbeat)
-            if heard.instance == self.instance and heard.seq > after:
-                return True
-        return False
 
     def _beat(self) -> Heartbeat:
         return Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
