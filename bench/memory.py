@@ -71,17 +71,18 @@ MISSES = (
     "rich's console to the launcher (2.0 RSS / 2.0 USS once running), which puts it at the 30 MB "
     "goal; printing its few lines without rich is the next cut if it must be under with margin.",
     "",
-    "capture is over its goal by 3.5 MB RSS (66.4 / 40.7 before its trims: Pillow's plugins "
-    "loaded by `Image.save` for WebP, 2.5 MB, and click, which httpx's command-line tool imports, "
-    "1 MB). Where its 63.5 MB go: shared libraries 18 (libpython 5, OpenSSL 4); two frames of "
-    "8 MB, mss's shared-memory segment (counted in RSS, shared with the X server, not in USS) and "
-    "the last frame, kept for the change check's exact-equality test (a memcmp of 0.15 ms; a "
-    "crc32 instead takes 1.3 ms, over the capture goal of 3x a bare grab); Python's modules and "
-    "objects about 21; threads, arenas and buffers the rest. While it grabs every second its RSS "
-    "held 140 MB before (143.4 MB through a 30-minute soak, reached within ten minutes: no leak, "
-    "tracemalloc flat; glibc arenas of the worker threads holding frame-sized blocks); capture "
-    "now fixes glibc's mmap threshold at 128 KiB (services/foundation/allocator.py; the "
-    "indexer too): 63-69 MB.",
+    "capture was over its goal by 3.5 MB RSS at 63.5 MB (66.4 / 40.7 before its trims: Pillow's "
+    "plugins loaded by `Image.save` for WebP, 2.5 MB, and click, which httpx's command-line tool "
+    "imports, 1 MB). It held two frames of 8 MB: mss's shared-memory segment (counted in RSS, "
+    "shared with the X server, not in USS) and the last frame, kept for the change check's "
+    "exact-equality test. The check now remembers that frame by its XXH3-128 digest (xxhash: "
+    "0.15 ms for 8 MB, as fast as the memcmp it replaces; a crc32 takes 1.3 ms): 8 MB less. "
+    "Where the rest goes: shared libraries 18 (libpython 5, OpenSSL 4, which httpx loads), mss's "
+    "segment 8, Python's modules and objects about 21; threads, arenas and buffers the rest. "
+    "While it grabs every second its RSS held 140 MB before (143.4 MB through a 30-minute soak, "
+    "reached within ten minutes: no leak, tracemalloc flat; glibc arenas of the worker threads "
+    "holding frame-sized blocks); capture now fixes glibc's mmap threshold at 128 KiB "
+    "(services/foundation/allocator.py; the indexer too).",
 )
 ROLE_ORDER = (
     "launcher",

@@ -21,6 +21,17 @@ def test_identical_frame_is_skipped_by_the_exact_path() -> None:
     assert (verdict.keep, verdict.exact) == (False, True)
 
 
+def test_one_changed_pixel_is_not_taken_for_identical() -> None:
+    """The exact path remembers a digest of the seen frame, not the frame: one pixel differs,
+    and the frame goes to the downscaled comparison (too small a change to keep)."""
+    base = solid("white")
+    detector = ChangeDetector(0.01)
+    detector.check(frame_of(base))
+    verdict = detector.check(frame_of(with_box(base, (7, 7, 7, 7), "black")))
+    assert (verdict.keep, verdict.exact) == (False, False)
+    assert detector.check(frame_of(base)).exact is False  # the one-pixel frame was seen last
+
+
 def test_whole_screen_change_is_kept() -> None:
     """A new colour everywhere changes every cell."""
     detector = ChangeDetector(0.01)
