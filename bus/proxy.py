@@ -49,6 +49,7 @@ class Proxy:
         self._failed: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_scheduled = False
+        self._stopped = False  # run() has ended: its context is gone, nothing is sent any more
 
     def bind(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
         """Bind both endpoints, once; the XSUB and the XPUB. Raises what stops it."""
@@ -79,7 +80,10 @@ class Proxy:
 
     def send(self, frames: list[bytes]) -> None:
         """Send one event of main's own to every subscriber of its topic (dropped for one whose
-        queue is full, as PUB does); binds first if :meth:`run` has not yet."""
+        queue is full, as PUB does); binds first if :meth:`run` has not yet, and drops it once
+        :meth:`run` has ended (as a PUB socket with nobody connected would)."""
+        if self._stopped:
+            return
         _, xpub = self.bind()
         try:
             send_frames(xpub, frames)
@@ -96,6 +100,7 @@ class Proxy:
             xsub, xpub = self.bind()
         except BaseException as exc:
             self._failed = exc
+            self._stopped = True
             self._bound.set()
             self._context.term()
             raise
@@ -112,6 +117,7 @@ class Proxy:
             # Events already sent still reach their subscribers while the context ends.
             xpub.close(linger=endpoints.CLOSE_LINGER_MS)
             self._xsub = self._xpub = None
+            self._stopped = True
             await asyncio.to_thread(curve.release, self._context)  # its ZAP thread, if tcp
             await asyncio.to_thread(self._context.term)
 

@@ -136,3 +136,13 @@ async def test_events_sent_before_stopping_still_arrive(any_endpoints: Endpoints
         assert (event.state, event.seq) == ("stopped", last.seq)
     finally:
         sock.close(linger=0)
+
+
+async def test_an_event_sent_once_the_proxy_has_stopped_is_dropped(runtime_dir: Path) -> None:
+    """A status published during main's last steps, after its proxy stopped, is dropped as by a
+    PUB socket nobody reads: no error (binding again, on the ended context, would raise)."""
+    bus = Endpoints(runtime_dir)
+    async with running_proxy(bus) as proxy:
+        publisher = Publisher(bus.publish, send=proxy.send)
+    stamped = await publisher.publish(BACKEND_STATUS, BackendStatus(state="stopped", port=0))
+    assert (stamped.seq, stamped.state) == (1, "stopped")
