@@ -15,6 +15,7 @@ The table is printed and written into ``docs/benchmarks.md`` ("Window context").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -60,7 +61,9 @@ def desktop(server: XServer) -> Iterator[WindowReader]:
         while (info := reader.read()) is None or info.title != "bench window":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"xlogo never became the active window (last: {info})")
-            server.run("xdotool", "windowactivate", "--sync", window)  # once openbox manages it
+            # It fails until openbox runs and claims _NET_ACTIVE_WINDOW: try again until then.
+            with contextlib.suppress(subprocess.CalledProcessError):
+                server.run("xdotool", "windowactivate", "--sync", window)
         yield reader
     finally:
         reader.close()

@@ -7,6 +7,11 @@ application: the class part of ``WM_CLASS``; pid: ``_NET_WM_PID``, whose name an
 from psutil. The geometry is translated to root coordinates, so the caller can tell which
 monitors the window covers. Idle time comes from the MIT-SCREEN-SAVER extension.
 
+Each X request is a round trip to the server, and capture reads the active window twice per grab:
+the window's properties, geometry and position are asked all at once and their replies read
+after (python-xlib's deferred requests), so a read costs two round trips (which window, then what
+it is) instead of one per request (seven or more).
+
 A window that vanishes between two requests reads as None; a connection that breaks is dropped
 and reopened on the next call.
 """
@@ -25,6 +30,7 @@ import structlog
 from Xlib import X, Xatom, error
 from Xlib.display import Display
 from Xlib.ext import screensaver
+from Xlib.protocol import request
 from Xlib.xobject.drawable import Window
 
 from services.capture.windows import TITLE_MAX, Rect, WindowInfo, no_display_reason
@@ -35,6 +41,10 @@ SCREEN_SAVER_EXTENSION = "MIT-SCREEN-SAVER"
 X11_SOCKETS = Path("/tmp/.X11-unix")
 MAX_DEPTH = 64  # parents walked up from the focus before giving up
 PROCESS_CACHE = 64  # (pid, create time) → name and exe, kept for this many processes
+# 32-bit units asked of a property, in one request: a title of TITLE_MAX characters of up to 4
+# bytes each, WM_CLASS's two names (the server sends only what the property holds).
+TITLE_LONGS = TITLE_MAX
+CLASS_LONGS = 256
 _WINDOW_GONE = (error.BadWindow, error.BadDrawable, error.BadMatch, error.BadValue)
 _BROKEN = (error.ConnectionClosedError, error.XError, OSError)  # the connection is unusable
 _CANNOT_OPEN = (error.DisplayError, error.XauthError, error.ConnectionClosedError, OSError)
@@ -45,6 +55,7 @@ class _Connection:
 
     def __init__(self, name: str | None) -> None:
         self.display = Display(name)
+        self.protocol = self.display.display  # python-xlib's protocol-level display
         self.root = self.display.screen().root
         atom = self.display.intern_atom
         self.active = atom("_NET_ACTIVE_WINDOW")
@@ -132,9 +143,9 @@ class X11Reader:
     # -- which window ------------------------------------------------------------------------------
 
     def _active(self, conn: _Connection) -> Window | None:
-        prop = conn.root.get_full_property(conn.active, Xatom.WINDOW)
-        if prop is not None and len(prop.value) > 0:
-            wid = int(prop.value[0])
+        active = _value(_ask_property(conn, conn.root.id, conn.active, Xatom.WINDOW, 1))
+        if active is not None and len(active[1]) > 0:
+            wid = int(active[1][0])
             return conn.display.create_resource_object("window", wid) if wid else None
         return self._focused_client(conn)
 
@@ -156,17 +167,30 @@ class X11Reader:
     # -- what it is --------------------------------------------------------------------------------
 
     def _describe(self, conn: _Connection, window: Window) -> WindowInfo:
-        wm_class = window.get_wm_class()
-        pid = _cardinal(window.get_full_property(conn.net_pid, Xatom.CARDINAL))
+        wid = window.id
+        # Every request goes out before the first reply is read: one round trip for all.
+        wm_class = _ask_property(conn, wid, Xatom.WM_CLASS, Xatom.STRING, CLASS_LONGS)
+        net_pid = _ask_property(conn, wid, conn.net_pid, Xatom.CARDINAL, 1)
+        net_name = _ask_property(conn, wid, conn.net_name, conn.utf8, TITLE_LONGS)
+        wm_name = _ask_property(conn, wid, Xatom.WM_NAME, X.AnyPropertyType, TITLE_LONGS)
+        geometry = request.GetGeometry(display=conn.protocol, defer=True, drawable=wid)
+        origin = request.TranslateCoords(
+            display=conn.protocol, defer=True, src_wid=wid, dst_wid=conn.root.id, src_x=0, src_y=0
+        )
+        app = _class_name(_value(wm_class))
+        pid = _cardinal(_value(net_pid))
+        title = _title(_value(net_name), _value(wm_name))
+        geometry.reply()
+        origin.reply()
         process, exe = self._process(pid)
         return WindowInfo(
-            window=window.id,
-            app=wm_class[1] if wm_class else None,
-            title=_title(conn, window),
+            window=wid,
+            app=app,
+            title=title,
             pid=pid,
             process=process,
             exe=exe,
-            rect=_rect(conn, window),
+            rect=Rect(int(origin.x), int(origin.y), int(geometry.width), int(geometry.height)),
         )
 
     def _process(self, pid: int | None) -> tuple[str | None, str | None]:
@@ -205,27 +229,57 @@ def _exe(proc: psutil.Process) -> str | None:
         return None
 
 
-def _title(conn: _Connection, window: Window) -> str | None:
-    prop = window.get_full_property(conn.net_name, conn.utf8)
-    if prop is not None and prop.value:
-        raw = prop.value
+Property = tuple[int, Any]  # a property's format (8, 16 or 32) and its value
+
+
+def _ask_property(
+    conn: _Connection, window: int, atom: int, kind: int, longs: int
+) -> request.GetProperty:
+    """Send a GetProperty request now; :func:`_value` reads its reply."""
+    return request.GetProperty(
+        display=conn.protocol,
+        defer=True,
+        delete=False,
+        window=window,
+        property=atom,
+        type=kind,
+        long_offset=0,
+        long_length=longs,
+    )
+
+
+def _value(asked: request.GetProperty) -> Property | None:
+    """The property's format and value, or None if the window does not have it (raises the
+    request's X error, such as ``BadWindow`` for a window gone meanwhile)."""
+    asked.reply()
+    if not asked.property_type:
+        return None
+    fmt, value = asked.value
+    return int(fmt), value
+
+
+def _class_name(prop: Property | None) -> str | None:
+    """The class part of ``WM_CLASS`` (``instance\0class\0``, Latin-1)."""
+    if prop is None or prop[0] != 8:
+        return None
+    parts = bytes(prop[1]).decode("latin-1").split("\0")
+    return parts[1] if len(parts) >= 2 else None
+
+
+def _title(net_name: Property | None, wm_name: Property | None) -> str | None:
+    """``_NET_WM_NAME`` (UTF-8), else ``WM_NAME`` (Latin-1); at most ``TITLE_MAX`` characters."""
+    if net_name is not None and net_name[1]:
+        raw = net_name[1]
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    else:
-        legacy = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-        if legacy is None or not legacy.value:
-            return None
-        raw = legacy.value
+    elif wm_name is not None and wm_name[1]:
+        raw = wm_name[1]
         text = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+    else:
+        return None
     return text[:TITLE_MAX]
 
 
-def _cardinal(prop: Any) -> int | None:
-    if prop is None or len(prop.value) == 0:
+def _cardinal(prop: Property | None) -> int | None:
+    if prop is None or len(prop[1]) == 0:
         return None
-    return int(prop.value[0]) or None
-
-
-def _rect(conn: _Connection, window: Window) -> Rect:
-    geometry = window.get_geometry()
-    origin = conn.root.translate_coords(window, 0, 0)
-    return Rect(int(origin.x), int(origin.y), int(geometry.width), int(geometry.height))
+    return int(prop[1][0]) or None

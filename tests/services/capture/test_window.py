@@ -12,7 +12,7 @@ from bench.scenery import XServer, running_xvfb, unused_display_number
 from services.capture.attribution import attribute
 from services.capture.frames import RawFrame
 from services.capture.privacy import DEFAULT_EXCLUDES, Rules
-from services.capture.windows import Rect
+from services.capture.windows import TITLE_MAX, Rect
 from services.capture.windows.x11 import X11Reader
 from tests.services.capture.desktop import activate, focus, open_window, start_openbox
 
@@ -59,6 +59,17 @@ def test_reads_the_active_window_under_a_window_manager(
     assert switched is not None
     assert (switched.app, switched.title) == ("Viewer", "photo.png")
     assert reader.unavailable_reason is None
+
+
+def test_a_long_title_is_read_whole_up_to_the_limit(desktop: XServer, reader: X11Reader) -> None:
+    """Titles are read in one request sized for ``TITLE_MAX`` characters of up to 4 bytes: a
+    title of multi-byte characters longer than that comes back cut at the limit, whole before."""
+    title = "Résumé · 履歴書 " * 60  # 840 characters, 1,800 bytes of UTF-8
+    win = open_window(desktop, "Writer", title, "300x200+20+30")
+    activate(desktop, win)
+    info = reader.read()
+    assert info is not None
+    assert (info.app, info.title) == ("Writer", title[:TITLE_MAX])
 
 
 def test_bare_x_falls_back_to_the_input_focus() -> None:
