@@ -10,7 +10,7 @@ from tests.backend.conftest import Running, encode_image, upload
 
 REPO = Path(__file__).resolve().parents[2]
 WRITER = """
-import asyncio, sys
+import asyncio, sys, time
 from functools import partial
 from pathlib import Path
 from backend.catalog import Capture, insert_capture
@@ -20,7 +20,8 @@ from backend.ids import new_capture_id
 async def main() -> None:
     db = Database.open(Path(sys.argv[1]))
     for i in range(int(sys.argv[2])):
-        row = Capture(new_capture_id(), f"other-{i}", 1.0 + i, 0, 1, 1, "image/png", 1, "x", 0.0)
+        now = time.time()  # captured now: the backend's retention pass keeps it
+        row = Capture(new_capture_id(), f"other-{i}", now, 0, 1, 1, "image/png", 1, "x", now)
         await db.write(partial(insert_capture, capture=row))
     db.close()
 
