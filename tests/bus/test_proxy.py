@@ -7,32 +7,20 @@ main, a PUB socket of "another process" connected to its XSUB, and SUB sockets o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import zmq
 import zmq.asyncio
 
-from bus import BackendStatus, Endpoints, Proxy, Publisher, subscribe
+from bus import BackendStatus, Endpoints, Publisher, subscribe
 from bus.codec import decode_event
 from bus.endpoints import BACKEND_STATUS, COMPONENT_STATUS
+from tests.fixtures.processes import event_proxy
 
 DEADLINE = 10.0  # seconds for anything to arrive (2 busy cores)
 BURST = 5000  # own events sent without the loop running: the new subscription comes meanwhile
 NEW_TOPIC = "test.proxy-new-topic"  # a topic no subscriber had asked for
-
-
-@asynccontextmanager
-async def running_proxy(bus: Endpoints) -> AsyncIterator[Proxy]:
-    proxy = Proxy(bus.publish, bus.events)
-    task = asyncio.ensure_future(proxy.run())
-    await asyncio.wait_for(proxy.wait_bound(), DEADLINE)
-    try:
-        yield proxy
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _until_received(
@@ -47,7 +35,7 @@ async def _until_received(
 
 
 async def test_own_events_reach_subscribers_from_the_xpub(any_endpoints: Endpoints) -> None:
-    async with running_proxy(any_endpoints) as proxy:
+    async with event_proxy(any_endpoints) as proxy:
         publisher = Publisher(any_endpoints.publish, send=proxy.send)
         sock = subscribe(zmq.asyncio.Context.instance(), any_endpoints.events, [BACKEND_STATUS])
         try:
@@ -65,7 +53,7 @@ async def test_own_events_reach_subscribers_from_the_xpub(any_endpoints: Endpoin
 
 
 async def test_other_publishers_events_are_forwarded(any_endpoints: Endpoints) -> None:
-    async with running_proxy(any_endpoints) as _:
+    async with event_proxy(any_endpoints) as _:
         other = Publisher(any_endpoints.publish)  # another process's: a PUB on the XSUB
         sock = subscribe(zmq.asyncio.Context.instance(), any_endpoints.events, [COMPONENT_STATUS])
         try:
@@ -91,7 +79,7 @@ async def test_subscription_reaches_publishers_although_main_sent_meanwhile(
     """
     bus = Endpoints(runtime_dir)
     context = zmq.asyncio.Context.instance()
-    async with running_proxy(bus) as proxy:
+    async with event_proxy(bus) as proxy:
         own = Publisher(bus.publish, send=proxy.send)
         other = Publisher(bus.publish)
         first = subscribe(context, bus.events, [COMPONENT_STATUS])
@@ -121,7 +109,7 @@ async def test_events_sent_before_stopping_still_arrive(any_endpoints: Endpoints
     """The XPUB lingers on close: main's last event (``stopped``) reaches its subscribers."""
     sock = subscribe(zmq.asyncio.Context.instance(), any_endpoints.events, [BACKEND_STATUS])
     try:
-        async with running_proxy(any_endpoints) as proxy:
+        async with event_proxy(any_endpoints) as proxy:
             publisher = Publisher(any_endpoints.publish, send=proxy.send)
             running = BackendStatus(state="running", port=1)
             await _until_received(
@@ -142,7 +130,7 @@ async def test_an_event_sent_once_the_proxy_has_stopped_is_dropped(runtime_dir: 
     """A status published during main's last steps, after its proxy stopped, is dropped as by a
     PUB socket nobody reads: no error (binding again, on the ended context, would raise)."""
     bus = Endpoints(runtime_dir)
-    async with running_proxy(bus) as proxy:
+    async with event_proxy(bus) as proxy:
         publisher = Publisher(bus.publish, send=proxy.send)
     stamped = await publisher.publish(BACKEND_STATUS, BackendStatus(state="stopped", port=0))
     assert (stamped.seq, stamped.state) == (1, "stopped")

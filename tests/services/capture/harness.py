@@ -9,24 +9,7 @@ group after it, so nothing is left). :func:`event_proxy` stands in for main's ev
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from bench.processes import REPO, CaptureProcess, capture_argv, running_capture
-from bus import Endpoints, Proxy
+from tests.fixtures.processes import event_proxy
 
 __all__ = ["REPO", "CaptureProcess", "capture_argv", "event_proxy", "running_capture"]
-
-
-@asynccontextmanager
-async def event_proxy(endpoints: Endpoints) -> AsyncIterator[None]:
-    """main's XSUB/XPUB forwarder, for tests that run capture without main."""
-    proxy = Proxy(endpoints.publish, endpoints.events)
-    task = asyncio.ensure_future(proxy.run())
-    await proxy.wait_bound()
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
