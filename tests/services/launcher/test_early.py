@@ -14,7 +14,7 @@ from bus import endpoints as names
 from services.foundation.config import Config, load_config
 from services.foundation.supervision import InstanceLock
 from services.launcher.early import start_main_early
-from tests.fixtures.processes import live_with_env, started_since
+from tests.fixtures.processes import live_with_env, named_then_killed, started_since
 from tests.services.cli.conftest import cli_env
 
 GONE_TIMEOUT = 20.0  # main stops its backend first when its launcher is gone
@@ -46,19 +46,10 @@ async def test_main_and_its_backend_end_with_a_launcher_killed_during_its_import
     runtime_dir: Path,
 ) -> None:
     """The launcher SIGKILLed right after starting main (before its imports): nothing is left."""
-    halted = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        HALTED_LAUNCHER,
-        env=cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": "0", "CTXBUS_MAIN_PORT": "0"}),
-        stdout=asyncio.subprocess.PIPE,
+    main = await named_then_killed(
+        (sys.executable, "-c", HALTED_LAUNCHER),
+        cli_env(runtime_dir, {"CTXBUS_FRONTEND_PORT": "0", "CTXBUS_MAIN_PORT": "0"}),
     )
-    assert halted.stdout is not None
-    main_pid = int(await halted.stdout.readline())
-    assert main_pid > 0
-    main = psutil.Process(main_pid)
-    halted.kill()
-    await halted.wait()
     _, alive = await asyncio.to_thread(psutil.wait_procs, [main], GONE_TIMEOUT)
     assert alive == []
     _, left = await asyncio.to_thread(psutil.wait_procs, ours(runtime_dir), GONE_TIMEOUT)

@@ -19,7 +19,13 @@ from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
 from services.main.early import start_early
-from tests.fixtures.processes import live_with_env, main_argv, running_main, started_since
+from tests.fixtures.processes import (
+    live_with_env,
+    main_argv,
+    named_then_killed,
+    running_main,
+    started_since,
+)
 
 GONE_TIMEOUT = 10.0
 # main stopped right after its early start, before importing asyncio, zmq and structlog.
@@ -77,19 +83,7 @@ async def test_bad_config_exits_78_and_starts_no_backend(runtime_dir: Path, tmp_
 
 async def test_backend_dies_with_a_main_killed_during_its_imports(runtime_dir: Path) -> None:
     """main SIGKILLed right after its early start (before its imports): its backend dies too."""
-    halted = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        HALTED_MAIN,
-        *main_args(runtime_dir),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert halted.stdout is not None
-    backend_pid = int(await halted.stdout.readline())
-    assert backend_pid > 0
-    backend = psutil.Process(backend_pid)
-    halted.kill()
-    await halted.wait()
+    backend = await named_then_killed((sys.executable, "-c", HALTED_MAIN, *main_args(runtime_dir)))
     _, alive = await asyncio.to_thread(psutil.wait_procs, [backend], GONE_TIMEOUT)
     assert alive == []
     assert backends_of(runtime_dir / "data") == []
