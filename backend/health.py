@@ -22,75 +22,37 @@ damaged: found by reading every table at start, ``PRAGMA quick_check`` right aft
 event loop), or a query that met damage; ``PRAGMA quick_check`` runs again at most every
 :data:`RECHECK_S` seconds while damage is recorded, so a repaired file shows ok again.
 
-The answer is built from typed dicts (:func:`health_body`) and sent as it is, not validated
-through pydantic on every one of main's probes; the OpenAPI document describes it with
-:class:`backend.schemas.Health` and :class:`backend.schemas.Liveness` (:mod:`backend.api`).
+The answer is made of :class:`backend.schemas.Health` and :class:`backend.schemas.Liveness`, the
+models the OpenAPI document shows, built without validation (``model_construct``: every value
+comes from the backend itself) and serialized once (:func:`health_body`), so main's probe every
+few seconds costs no validation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final, Literal, TypedDict
+from typing import Final
 
 from backend.catalog import Totals, totals
 from backend.errors import ApiError
 from backend.runtime import Backend
+from backend.schemas import (
+    Components,
+    DatabaseHealth,
+    Health,
+    Liveness,
+    RetentionHealth,
+    StorageHealth,
+)
 
 CHECK_TIMEOUT_S = 0.5
 RECHECK_S = 30.0
 LOW_DISK_BYTES = 256 * 1024 * 1024
 SERVICE: Final = "ctxbus-backend"
-Status = Literal["ok", "degraded"]
-
-
-class DatabaseHealth(TypedDict):
-    ok: bool
-    error: str | None
-
-
-class StorageHealth(TypedDict):
-    ok: bool
-    captures: int
-    bytes: int
-    free_bytes: int
-
-
-class RetentionHealth(TypedDict):
-    ok: bool
-    error: str | None
-    max_age_days: float
-    max_bytes: int
-    last_run_at: float | None
-    last_removed: int
-    removed_total: int
-
-
-class Components(TypedDict):
-    database: DatabaseHealth
-    storage: StorageHealth
-    retention: RetentionHealth
-
-
-class Liveness(TypedDict):
-    status: Status
-    service: str
-    version: str
-
-
-class Health(TypedDict):
-    status: Status
-    reason: str | None
-    service: str
-    version: str
-    pid: int
-    instance: str
-    uptime_s: float
-    components: Components
 
 
 _checks: set[asyncio.Task[str | None]] = set()  # re-checks still running past the timeout
@@ -110,25 +72,21 @@ async def health_body(backend: Backend, authorization: bytes) -> bytes:
     """The JSON answer to ``GET /health`` sent with this ``Authorization`` header."""
     answer = await _health(backend)
     if _has_token(authorization, backend):
-        return _json(answer)
-    return _json(Liveness(status=answer["status"], service=SERVICE, version=VERSION))
+        return answer.model_dump_json().encode()
+    liveness = Liveness.model_construct(status=answer.status, service=SERVICE, version=VERSION)
+    return liveness.model_dump_json().encode()
 
 
 def _has_token(authorization: bytes, backend: Backend) -> bool:
     return hmac.compare_digest(authorization, f"Bearer {backend.config.token}".encode())
 
 
-def _json(answer: Health | Liveness) -> bytes:
-    """As Starlette's and FastAPI's JSON responses write it."""
-    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-
-
 async def _health(backend: Backend) -> Health:
     found = await _totals(backend)
     free = await _free_bytes(backend)
-    components = Components(
+    components = Components.model_construct(
         database=await _database(backend, answered=found is not None),
-        storage=StorageHealth(
+        storage=StorageHealth.model_construct(
             ok=free >= LOW_DISK_BYTES,
             captures=found.captures if found else 0,
             bytes=found.bytes if found else 0,
@@ -137,7 +95,7 @@ async def _health(backend: Backend) -> Health:
         retention=_retention(backend),
     )
     reason = _reason(components)
-    return Health(
+    return Health.model_construct(
         status="ok" if reason is None else "degraded",
         reason=reason,
         service=SERVICE,
@@ -156,10 +114,11 @@ async def _database(backend: Backend, answered: bool) -> DatabaseHealth:
     ):
         await _recheck(backend)
     if db.problem is not None:
-        return DatabaseHealth(ok=False, error=f"damaged: {db.problem}")
+        return DatabaseHealth.model_construct(ok=False, error=f"damaged: {db.problem}")
     if not answered:
-        return DatabaseHealth(ok=False, error="it did not answer a one-row query in time")
-    return DatabaseHealth(ok=True, error=None)
+        no_answer = "it did not answer a one-row query in time"
+        return DatabaseHealth.model_construct(ok=False, error=no_answer)
+    return DatabaseHealth.model_construct(ok=True, error=None)
 
 
 async def _recheck(backend: Backend) -> None:
@@ -172,16 +131,13 @@ async def _recheck(backend: Backend) -> None:
 
 def _reason(components: Components) -> str | None:
     problems: list[str] = []
-    database = components["database"]
-    storage = components["storage"]
-    retention = components["retention"]
-    if not database["ok"]:
-        problems.append(f"database: {database['error']}")
-    if not storage["ok"]:
-        free_mb = storage["free_bytes"] / 1024**2
+    if not components.database.ok:
+        problems.append(f"database: {components.database.error}")
+    if not components.storage.ok:
+        free_mb = components.storage.free_bytes / 1024**2
         problems.append(f"storage: {free_mb:.1f} MB free, under {LOW_DISK_BYTES // 1024**2} MB")
-    if not retention["ok"]:
-        problems.append(f"retention: the last pass failed ({retention['error']})")
+    if not components.retention.ok:
+        problems.append(f"retention: the last pass failed ({components.retention.error})")
     return "; ".join(problems) or None
 
 
@@ -204,7 +160,7 @@ async def _free_bytes(backend: Backend) -> int:
 def _retention(backend: Backend) -> RetentionHealth:
     stats = backend.maintenance.stats
     policy = backend.maintenance.policy
-    return RetentionHealth(
+    return RetentionHealth.model_construct(
         ok=stats.last_error is None,
         error=stats.last_error,
         max_age_days=float(backend.config.retention_days),
