@@ -84,15 +84,6 @@ class BackendClient:
         """What main said last: port, base URL, token, state."""
         return self._info
 
-    async def connect(self, deadline: float) -> PortInfo:
-        """Ask main for the port until it answers; ``TimeoutError`` after ``deadline`` seconds."""
-        async with asyncio.timeout(deadline):
-            while True:
-                try:
-                    return await self.refresh()
-                except BusError as exc:
-                    log.info("waiting_for_main", error=str(exc))
-
     async def refresh(self) -> PortInfo:
         """Ask main for the port and token; rebuild the client if either changed."""
         async with self._lock:

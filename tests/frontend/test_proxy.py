@@ -179,7 +179,8 @@ async def small_proxy(real_main: MainProcess) -> AsyncIterator[SmallProxy]:
     control = AsyncRequester(real_main.endpoints.control)
     capture = AsyncRequester(real_main.endpoints.capture, timeout=0.1, retries=1)
     backend = BackendClient(real_main.endpoints, requester=control)
-    await backend.connect(ANSWER_TIMEOUT)
+    async with asyncio.timeout(ANSWER_TIMEOUT):  # main runs: one get_port
+        await backend.refresh()
     gate = TokenGate(1734, b"s" * 32, "ctxbus-testtest00.localhost")
     parts = AppParts(gate, EventHub(), BackendLink.of(backend), control, capture, max_body=1024)
     try:
