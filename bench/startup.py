@@ -30,7 +30,7 @@ import psutil
 
 from bench._report import write_section
 from bench._timeline import IMPORT_RUNS, Mark, critical_path, import_costs, timeline
-from bench._tree import private_env
+from bench._tree import name_processes, private_env
 from services.foundation.backend_contract import BackendConfig
 
 RUNS = 5
@@ -135,23 +135,6 @@ def backend_once() -> float:
         return served_once(argv, listener, env | config.to_env(), quiet=True)  # its log lines
 
 
-def role(proc: psutil.Process, backend_pid: object) -> str:
-    """What a process of the tree is, from its command line."""
-    cmdline = " ".join(proc.cmdline())
-    if proc.pid == backend_pid:
-        return "backend (serving)"
-    for module, name in (
-        ("services.main", "main"),
-        ("-m backend", "backend standby"),
-        ("-m frontend", "frontend"),
-        ("services.capture", "capture"),
-        ("services.cli", "launcher"),
-    ):
-        if module in cmdline:
-            return name
-    return cmdline[:40]
-
-
 def usage_by_role(
     ready: dict[str, object], launcher: int
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -159,13 +142,11 @@ def usage_by_role(
     (capture starts after ready)."""
     pids = ready.get("pids")
     backend_pid = pids.get("backend") if isinstance(pids, dict) else None
-    root = psutil.Process(launcher)
     memory: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    for proc in [root, *root.children(recursive=True)]:
+    for name, proc in name_processes(launcher, backend_pid).items():
         try:
             with proc.oneshot():
-                name = role(proc, backend_pid)
                 memory[name] = proc.memory_info().rss / 2**20
                 times = proc.cpu_times()
                 cpu[name] = (times.user + times.system) * 1000
