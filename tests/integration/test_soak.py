@@ -379,7 +379,8 @@ async def test_chaos_soak(runtime_dir: Path, soak_screen: XServer, soak_up: Up) 
     screen = Screen(soak_screen, requests, victims, endpoints)
     try:
         await victims.snapshot(endpoints)
-        await client.connect(RESTART_DEADLINE)
+        async with asyncio.timeout(RESTART_DEADLINE):  # ctxbus is up: main answers
+            await client.refresh()
         chaos, stop = Chaos(victims, family), asyncio.Event()
         started = time.monotonic()
         async with asyncio.TaskGroup() as group:
