@@ -1,6 +1,8 @@
 """The command line read before the CLI's imports, so that ``ctxbus up`` starts main at once.
 
-Only ``up`` does anything early (:mod:`services.launcher.early`); a usage error or ``--help``
+Only ``up`` does anything early: the launcher starts main (:mod:`services.launcher.early`), whose
+process starts the backend before its exec (:class:`services.main.early.Handover`: the launcher
+may not import main, the CLI above both joins them). A usage error or ``--help``
 ends the process here, as it would after the imports. A configuration that cannot be loaded
 starts nothing: :mod:`.entry` loads it again and reports it (exit 2).
 """
@@ -15,6 +17,8 @@ from bus import Endpoints, SetupError
 from services.cli.parser import build_parser, config_flags
 from services.foundation.config import load_config
 from services.launcher.early import EarlyLaunch, start_main_early
+from services.main.early import Handover
+from services.main.settings import MainSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +39,5 @@ def parse_early(argv: Sequence[str] | None = None) -> Parsed:
         bus = Endpoints.from_env(config.runtime_dir)
     except SetupError:
         return Parsed(args)
-    return Parsed(args, start_main_early(config, bus))
+    handover = Handover(MainSettings.from_config(config))
+    return Parsed(args, start_main_early(config, bus, handover))

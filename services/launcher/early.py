@@ -2,10 +2,11 @@
 
 main, then its backend, is the serial chain to the ready line, so the launcher starts main as soon
 as it knows its configuration, before importing asyncio, zmq and its own machinery, which then
-overlap with main's start. :func:`start_main_early` makes the checks of the launcher's ordinary
-start that must come before main's spawn (the runtime dir, the log dir, the instance lock, no
-process of a crashed launcher on record) with the standard library and what the configuration
-needs.
+overlap with main's start; main's process starts the backend before its exec (the
+``before_exec`` that :mod:`services.cli.early` hands in: :class:`services.main.early.Handover`).
+:func:`start_main_early` makes the checks of the launcher's ordinary start that must come before
+main's spawn (the runtime dir, the log dir, the instance lock, no process of a crashed launcher on
+record) with the standard library and what the configuration needs.
 
 Anything unusual, and it starts nothing: it returns None, and the ordinary start meets the problem
 and reports it as it always has. Over tcp it never starts main early: this run's CURVE keys
@@ -27,7 +28,7 @@ from services.foundation.dashboard import SECRET_ENV
 from services.foundation.private_dirs import PRIVATE_UMASK, ensure_private_dir
 from services.foundation.supervision.lock import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
-from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
+from services.foundation.supervision.spawn import BeforeExec, ChildSpec, EarlyChild, spawn_early
 
 MAIN_MODULE = "services.main"
 
@@ -80,8 +81,14 @@ class EarlyLaunch:
         self.main.abandon()
 
 
-def start_main_early(config: Config, bus: Endpoints) -> EarlyLaunch | None:
-    """Claim the runtime dir and start main; None if anything is off (the ordinary start tells)."""
+def start_main_early(
+    config: Config, bus: Endpoints, before_exec: BeforeExec | None = None
+) -> EarlyLaunch | None:
+    """Claim the runtime dir and start main; None if anything is off (the ordinary start tells).
+
+    ``before_exec``: main's own early start, made in main's process before its exec (the
+    launcher does not know main: :mod:`services.cli.early` hands it in).
+    """
     if bus.transport == "tcp":
         return None  # this run's CURVE keys first (Launcher.run)
     os.umask(PRIVATE_UMASK)  # what the launcher's logging set-up would set before the spawn
@@ -94,7 +101,8 @@ def start_main_early(config: Config, bus: Endpoints) -> EarlyLaunch | None:
         return None
     try:
         if nothing_on_record(bus.file(names.LAUNCHER_RECORDS)):
-            return EarlyLaunch(config, bus, lock, spawn_early(main_spec(config)))
+            main = spawn_early(main_spec(config), before_exec)
+            return EarlyLaunch(config, bus, lock, main)
     except OSError:
         pass  # it cannot start: the ordinary start tries again and reports why
     lock.release()

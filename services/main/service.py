@@ -96,7 +96,19 @@ class MainService:
                 )
                 on_signal = tasks.create_task(self._stop_on_signal())
                 runtime_dir = str(self.endpoints.runtime_dir)
-                log.info("main_ready", port=self.supervisor.port, runtime_dir=runtime_dir)
+                log.info(
+                    "main_ready",
+                    port=self.supervisor.port,
+                    runtime_dir=runtime_dir,
+                    # its first backend: started before its exec, before its loop, or now
+                    first_backend=(
+                        "before_exec"
+                        if early is not None and early.handed_over
+                        else "before_loop"
+                        if early is not None
+                        else "from_loop"
+                    ),
+                )
                 await self.supervisor.run()
                 await replier.drain()
                 for task in (on_signal, serving, beating):

@@ -134,12 +134,19 @@ async def test_ready_line_and_clean_ctrl_c(up: Up) -> None:
 async def test_main_started_before_the_imports_is_the_one_that_runs(
     runtime_dir: Path, up: Up
 ) -> None:
-    """`ctxbus up` adopts the main it started before its imports: that main serves, then stops."""
+    """`ctxbus up` adopts the main it started before its imports, and main the backend its
+    process started before its exec: they serve as main's child, then stop."""
     log_text = (runtime_dir / "log" / "launcher.log").read_text()
     events = [json.loads(line) for line in log_text.splitlines()]
     started = [e for e in events if e["event"] == "child_started" and e["child"] == "main"]
-    assert [e["child_pid"] for e in started] == [up.lines[0]["pids"]["main"]]
+    pids = up.lines[0]["pids"]
+    assert [e["child_pid"] for e in started] == [pids["main"]]
     assert "spawned_at" in started[0]  # spawned before the launcher could log
+    main_log = (runtime_dir / "log" / "main.log").read_text()
+    main_events = [json.loads(line) for line in main_log.splitlines()]
+    [main_ready] = [e for e in main_events if e["event"] == "main_ready"]
+    assert main_ready["first_backend"] == "before_exec"
+    assert psutil.Process(pids["backend"]).ppid() == pids["main"]
     family = up.tree()
     up.proc.send_signal(signal.SIGINT)
     assert await up.wait(STOP_DEADLINE) == 0

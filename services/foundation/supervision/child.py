@@ -17,7 +17,6 @@ import logging
 import logging.handlers
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from services.foundation.supervision.spawn import ChildSpec, EarlyChild, launch_args
+from services.foundation.supervision.spawn import ChildSpec, EarlyChild, EarlyProcess, launch_args
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +53,7 @@ class AdoptedProcess:
     """A process started before the loop, as :class:`Child` sees it: its output read through
     the loop, its exit reaped by a thread of its own (as asyncio's child watcher does)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], stdout: asyncio.StreamReader) -> None:
+    def __init__(self, process: EarlyProcess, stdout: asyncio.StreamReader) -> None:
         self.pid = process.pid
         self.stdout = stdout
         self._process = process
@@ -65,7 +64,7 @@ class AdoptedProcess:
         ).start()
 
     def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
-        code = self._process.wait()  # Popen's own wait: it records the status, nothing else reaps
+        code = self._process.wait()  # its own wait records the status; nothing else reaps it
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(self._ended, code)
 

@@ -34,6 +34,18 @@ class InstanceLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
+    @classmethod
+    def inherited(cls, path: Path, what: str, fd: int) -> InstanceLock:
+        """The lock as held on ``fd``, which this process's image inherited across its exec."""
+        lock = cls(path, what)
+        lock._fd = fd
+        return lock
+
+    @property
+    def fileno(self) -> int | None:
+        """The descriptor that holds it (None if not held)."""
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Protocol
 
 LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
 SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
@@ -66,12 +67,64 @@ def launch_args(spec: ChildSpec) -> Launch:
     return Launch(env, (*spec.pass_fds, lifeline[0]), lifeline)
 
 
+class EarlyProcess(Protocol):
+    """What :class:`EarlyChild` and its adoption use of a process: a ``Popen``'s subset."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+    def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+class InheritedProcess:
+    """A child this process's image inherited across its exec, by pid and its output's read end.
+
+    It is our child (its parent is this pid), but no ``Popen`` of ours started it: a process
+    forked it before exec'ing us (:class:`BeforeExec`). Waiting reaps it with ``waitpid``.
+    """
+
+    def __init__(self, pid: int, stdout: int) -> None:
+        self.pid = pid
+        self.stdout: IO[bytes] | None = open(stdout, "rb", buffering=0)  # noqa: SIM115 - ours
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
+class BeforeExec(Protocol):
+    """Work a child does between its fork and its exec (``Popen``'s ``preexec_fn``).
+
+    :func:`spawn_early` calls :meth:`prepare` before the spawn (the environment and descriptors
+    the child's exec keeps for it), the object itself in the child, and :meth:`close` after.
+    It runs in a forked copy of a single-threaded process: it must never raise.
+    """
+
+    def prepare(self) -> tuple[Mapping[str, str], tuple[int, ...]]: ...
+
+    def __call__(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(slots=True)
 class EarlyChild:
     """A process started before the event loop; :meth:`Child.adopt` takes it over."""
 
     spec: ChildSpec
-    process: subprocess.Popen[bytes]
+    process: EarlyProcess
     lifeline: int | None  # our end of its lifeline
     spawned_at: float  # wall-clock time of the spawn (the log line comes later)
     adopted: bool = False  # a Child supervises it now
@@ -100,22 +153,33 @@ class EarlyChild:
             self.lifeline = None
 
 
-def spawn_early(spec: ChildSpec) -> EarlyChild:
-    """Start ``spec`` now, in a new session, as :meth:`Child.spawn` would (no event loop needed)."""
+def spawn_early(spec: ChildSpec, before_exec: BeforeExec | None = None) -> EarlyChild:
+    """Start ``spec`` now, in a new session, as :meth:`Child.spawn` would (no event loop needed).
+
+    ``before_exec``: work the child does before its exec, with what it keeps across it.
+    """
     launch = launch_args(spec)
+    env, pass_fds = launch.env, launch.pass_fds
     spawned_at = time.time()
     try:
+        if before_exec is not None:
+            extra_env, extra_fds = before_exec.prepare()
+            env, pass_fds = env | dict(extra_env), (*pass_fds, *extra_fds)
         process = subprocess.Popen(
             spec.argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=launch.env,
-            pass_fds=launch.pass_fds,
+            env=env,
+            pass_fds=pass_fds,
             start_new_session=True,
+            preexec_fn=before_exec,  # the callers spawn before any thread starts
         )
     except BaseException:
         launch.spawned()
         launch.failed()
         raise
+    finally:
+        if before_exec is not None:
+            before_exec.close()
     return EarlyChild(spec, process, launch.spawned(), spawned_at)

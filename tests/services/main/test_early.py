@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -18,7 +19,10 @@ from bus import endpoints as names
 from services.foundation.exits import EXIT_CONFIG
 from services.foundation.supervision import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
-from services.main.early import start_early
+from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
+from services.main.args import config_from, parser
+from services.main.early import HANDOVER_ENV, Handover, start_early
+from services.main.settings import MainSettings
 from tests.fixtures.processes import (
     live_with_env,
     main_argv,
@@ -37,6 +41,20 @@ HALTED_MAIN = (
     "signal.pause()\n"
 )
 
+# main as `ctxbus up` starts it (Handover), stopped right after its early start: what it adopted.
+HANDED_MAIN = (
+    "import json, os, signal, sys\n"
+    f"slots = [int(fd) for fd in os.environ['{HANDOVER_ENV}'].split(',')]\n"
+    "from services.main.early import start_early\n"
+    "early = start_early(sys.argv[1:])\n"
+    "print(json.dumps({\n"
+    "    'backend': early.backend.child.pid if early else 0,\n"
+    "    'handed_over': bool(early and early.handed_over),\n"
+    "    'open': [fd for fd in slots if os.path.exists(f'/proc/self/fd/{fd}')],\n"
+    "}), flush=True)\n"
+    "signal.pause()\n"
+)
+
 
 def backends_of(data_dir: Path) -> list[psutil.Process]:
     """Every live backend process, wherever it is in the tree, that serves ``data_dir``."""
@@ -46,6 +64,57 @@ def backends_of(data_dir: Path) -> list[psutil.Process]:
 def main_args(runtime_dir: Path, *extra: str) -> list[str]:
     """main's flags as in the integration tests (``main_argv`` without the interpreter)."""
     return list(main_argv(runtime_dir, *extra)[3:])
+
+
+def spawn_handed_main(runtime_dir: Path) -> EarlyChild:
+    """:data:`HANDED_MAIN` spawned as the launcher spawns main, with a :class:`Handover`."""
+    args = main_args(runtime_dir)
+    settings = MainSettings.from_config(config_from(parser().parse_args(args)))
+    argv = (sys.executable, "-c", HANDED_MAIN, *args)
+    return spawn_early(ChildSpec(name="main", argv=argv, env=os.environ), Handover(settings))
+
+
+async def said_by(child: EarlyChild) -> dict[str, Any]:
+    stdout = child.process.stdout
+    assert stdout is not None
+    said: dict[str, Any] = json.loads(await asyncio.to_thread(stdout.readline))
+    return said
+
+
+async def test_backend_started_before_mains_exec_is_adopted_as_its_child(
+    runtime_dir: Path,
+) -> None:
+    """`ctxbus up`'s way: main's process starts the backend before its exec; main adopts it
+    (its own child, not its launcher's), and it dies with main."""
+    main = spawn_handed_main(runtime_dir)
+    try:
+        said = await said_by(main)
+        assert said["handed_over"]
+        backend = psutil.Process(said["backend"])
+        assert backend.ppid() == main.pid
+        assert backend in psutil.Process(main.pid).children()
+    finally:
+        main.abandon()
+    _, alive = await asyncio.to_thread(psutil.wait_procs, [backend], GONE_TIMEOUT)
+    assert alive == []
+    assert backends_of(runtime_dir / "data") == []
+
+
+async def test_handover_that_claimed_nothing_leaves_no_descriptor_behind(
+    runtime_dir: Path,
+) -> None:
+    """Another main holds the runtime dir: nothing is started before main's exec, nor by main,
+    and main keeps none of the handover's placeholders open."""
+    lock = InstanceLock(Endpoints(runtime_dir).file(names.MAIN_LOCK), "ctxbus main")
+    lock.acquire()
+    main = spawn_handed_main(runtime_dir)
+    try:
+        said = await said_by(main)
+    finally:
+        main.abandon()
+        lock.release()
+    assert said == {"backend": 0, "handed_over": False, "open": []}
+    assert backends_of(runtime_dir / "data") == []
 
 
 async def test_adopted_first_backend_is_supervised_and_restarted(runtime_dir: Path) -> None:
