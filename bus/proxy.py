@@ -14,6 +14,14 @@ signal, so every wake-up and every own send drains both sockets until neither ha
 Nothing blocks: an XPUB drops past ``EVENT_HWM`` for a subscriber that does not read, and a
 subscription the XSUB cannot pass on now is dropped with a warning (libzmq resends the XSUB's
 subscriptions to every publisher that connects).
+
+A last-value cache (the ZeroMQ guide's, chapter 5) closes the slow joiner's gap for main's own
+topics: a subscription arrives some time after its SUB connects (over ipc, up to a reconnect
+interval after main binds), and an event sent meanwhile never reaches it. So each subscription
+to a topic of main's brings that topic's latest event again (and main's heartbeat, which names
+the state's ``seq``): a follower that missed a change learns of it at once, not at the next
+heartbeat, and one that had it drops the repeat by its ``seq``. The XPUB passes every
+subscription (``XPUB_VERBOSE``); a prefix is passed on to the publishers only once.
 """
 
 from __future__ import annotations
@@ -50,6 +58,8 @@ class Proxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_scheduled = False
         self._stopped = False  # run() has ended: its context is gone, nothing is sent any more
+        self._latest: dict[bytes, list[bytes]] = {}  # main's own topics: the last event of each
+        self._upstream: set[bytes] = set()  # prefixes subscribed at the publishers
 
     def bind(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
         """Bind both endpoints, once; the XSUB and the XPUB. Raises what stops it."""
@@ -62,6 +72,7 @@ class Proxy:
                 sock.setsockopt(zmq.LINGER, 0)
             xsub.setsockopt(zmq.RCVHWM, endpoints.EVENT_HWM)
             xpub.setsockopt(zmq.SNDHWM, endpoints.EVENT_HWM)
+            xpub.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription: each gets the latest
             xsub.setsockopt(zmq.MAXMSGSIZE, endpoints.HARD_MAX_MESSAGE_BYTES)
             curve.protect_server(xsub, self.publish_address)
             curve.protect_server(xpub, self.events_address)
@@ -85,10 +96,8 @@ class Proxy:
         if self._stopped:
             return
         _, xpub = self.bind()
-        try:
-            send_frames(xpub, frames)
-        except zmq.Again:
-            log.warning("event_dropped", topic=frames[0].decode(errors="replace"))
+        self._latest[frames[0]] = frames
+        _send_event(xpub, frames)
         # The send may have taken the XPUB's FD signal for a subscription that came meanwhile.
         self._schedule_drain()
 
@@ -141,11 +150,41 @@ class Proxy:
         moved = 0
         while moved < _DRAIN_BATCH:
             down = _forward(xsub, xpub, "event_dropped")
-            up = _forward(xpub, xsub, "subscription_dropped")
+            up = self._subscription(xpub, xsub)
             if not (down or up):
                 return
             moved += 1
         self._schedule_drain()  # more to come: after whatever else the loop has to run
+
+
+    def _subscription(self, xpub: zmq.Socket[Any], xsub: zmq.Socket[Any]) -> bool:
+        """Take one (un)subscription: answer it from the cache, pass it on if it is new; False
+        if there was none."""
+        if not cast(int, xpub.getsockopt(_EVENTS)) & _POLLIN:
+            return False
+        frames = receive_frames(xpub)
+        subscribe, prefix = frames[0][:1] == b"\x01", frames[0][1:]
+        if subscribe:
+            for topic, latest in self._latest.items():
+                if topic.startswith(prefix):
+                    _send_event(xpub, latest)  # to every subscriber of it: a repeat by seq
+            if prefix in self._upstream:
+                return True
+            self._upstream.add(prefix)
+        else:  # the prefix's last subscriber left (XPUB passes no other unsubscription)
+            self._upstream.discard(prefix)
+        try:
+            send_frames(xsub, frames)
+        except zmq.Again:
+            log.warning("subscription_dropped", topic=prefix[:64].decode(errors="replace"))
+        return True
+
+
+def _send_event(xpub: zmq.Socket[Any], frames: list[bytes]) -> None:
+    try:
+        send_frames(xpub, frames)
+    except zmq.Again:
+        log.warning("event_dropped", topic=frames[0].decode(errors="replace"))
 
 
 def _forward(source: zmq.Socket[Any], sink: zmq.Socket[Any], dropped: str) -> bool:

@@ -134,3 +134,49 @@ async def test_an_event_sent_once_the_proxy_has_stopped_is_dropped(runtime_dir: 
         publisher = Publisher(bus.publish, send=proxy.send)
     stamped = await publisher.publish(BACKEND_STATUS, BackendStatus(state="stopped", port=0))
     assert (stamped.seq, stamped.state) == (1, "stopped")
+
+
+async def test_a_subscriber_that_joins_late_gets_mains_latest_event_at_once(
+    any_endpoints: Endpoints,
+) -> None:
+    """The slow joiner: main's event went out before the subscription arrived. Each subscriber
+    that joins gets it then, with its seq (the last-value cache), without main sending again."""
+    context = zmq.asyncio.Context.instance()
+    async with event_proxy(any_endpoints) as proxy:
+        publisher = Publisher(any_endpoints.publish, send=proxy.send)
+        await publisher.publish(BACKEND_STATUS, BackendStatus(state="starting", port=1))
+        sent = await publisher.publish(BACKEND_STATUS, BackendStatus(state="running", port=1))
+        late = [subscribe(context, any_endpoints.events, [BACKEND_STATUS]) for _ in range(2)]
+        try:
+            for sock in late:  # the second one too: the XPUB passes every subscription
+                async with asyncio.timeout(DEADLINE):
+                    _, event = decode_event(await sock.recv_multipart(), BackendStatus)
+                assert (event.state, event.seq) == ("running", sent.seq)
+        finally:
+            for sock in late:
+                sock.close(linger=0)
+            publisher.close()
+
+
+async def test_a_prefix_is_subscribed_at_the_publishers_once(runtime_dir: Path) -> None:
+    """Two subscribers of one topic: another publisher is asked for it once, and told to stop
+    once both have left (it would otherwise send it to main for nobody, for ever)."""
+    bus = Endpoints(runtime_dir)
+    context = zmq.asyncio.Context.instance()
+    async with event_proxy(bus) as proxy:
+        other = context.socket(zmq.XPUB)  # another process's publisher, reading subscriptions
+        other.connect(bus.publish)
+        proxy.send([NEW_TOPIC.encode(), b"{}"])  # what each gets once its subscription is in
+        subscribers = [subscribe(context, bus.events, [NEW_TOPIC]) for _ in range(2)]
+        try:
+            async with asyncio.timeout(DEADLINE):
+                for sock in subscribers:
+                    await sock.recv_multipart()
+                assert await other.recv() == b"\x01" + NEW_TOPIC.encode()
+                for sock in subscribers:
+                    sock.close(linger=0)
+                assert await other.recv() == b"\x00" + NEW_TOPIC.encode()  # not a 2nd subscribe
+        finally:
+            for sock in subscribers:
+                sock.close(linger=0)
+            other.close(linger=0)
