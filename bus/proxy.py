@@ -156,7 +156,6 @@ class Proxy:
             moved += 1
         self._schedule_drain()  # more to come: after whatever else the loop has to run
 
-
     def _subscription(self, xpub: zmq.Socket[Any], xsub: zmq.Socket[Any]) -> bool:
         """Take one (un)subscription: answer it from the cache, pass it on if it is new; False
         if there was none."""
