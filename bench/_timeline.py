@@ -143,7 +143,11 @@ CRITICAL_PATH = (
         ("main", "spawned"),
         "launcher: interpreter, command line, configuration, lock",
     ),
-    (("main", "spawned"), ("backend", "spawned"), "main: interpreter, configuration, lock, port"),
+    (
+        ("main", "spawned"),
+        ("backend", "spawned"),
+        "main's process before its exec (the launcher's fork): lock, port",
+    ),
     (("backend", "spawned"), ("backend", "serving"), "backend: imports, app, startup, warm-up"),
     (
         ("backend", "serving"),

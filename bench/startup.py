@@ -50,14 +50,17 @@ IMPORTS = {
     "floor": ["-c", "import fastapi, uvicorn"],
     "launcher (before main)": ["-c", "import services.cli.early"],
     "launcher": ["-c", LAUNCHER_IMPORTS],
-    "main (before its backend)": ["-c", "import services.main.__main__, services.main.early"],
+    "main (its arguments and configuration)": [
+        "-c",
+        "import services.main.__main__, services.main.early",
+    ],
     "main": ["-c", "import services.main.__main__, services.main.early, services.main.cli"],
     "backend": ["-c", "import backend.__main__, backend.app"],
     "frontend": ["-m", "frontend", "--help"],
 }
 TOP_PACKAGES = 6
-# What the launcher and main import before they spawn the next process: parse the command
-# line, read the configuration (msgspec, tomllib), spawn.
+# What the launcher imports before it spawns main, whose process spawns the backend before its
+# exec: parse the command line, read the configuration (msgspec, tomllib), spawn.
 EARLY_PROCESS = "import argparse, msgspec, tomllib, subprocess"
 
 FLOOR_APP = """
@@ -96,8 +99,8 @@ def served_once(
 
 def early_process_once() -> float:
     """Seconds for a python that only imports what reading the configuration and spawning
-    need, then exits: the least each of the launcher and main can take before it spawns the
-    next process."""
+    need, then exits: the least the launcher can take before it starts the backend (through
+    main's process, before main's exec)."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", EARLY_PROCESS], check=True)
     return time.perf_counter() - started
@@ -245,7 +248,7 @@ def summary_lines(samples: Samples) -> list[str]:
     floor, up = statistics.median(samples.floors), statistics.median(samples.ups)
     backend = statistics.median(samples.backends)
     early = statistics.median(samples.early_processes)
-    least = 2 * early + backend
+    least = early + backend
     ratio = up / floor
     verdict = "ok" if ratio <= RATIO_GOAL else "over goal"
     memory = samples.runs[-1].memory
@@ -259,9 +262,9 @@ def summary_lines(samples: Samples) -> list[str]:
         f"- `ctxbus up` until its ready line: median {ms(up)} ms "
         f"(runs: {', '.join(map(ms, samples.ups))})",
         f"- ratio up/floor: **{ratio:.2f}** (goal <= {RATIO_GOAL}: {verdict})",
-        f"- least a chain of three processes can take (launcher and main as a bare python "
-        f"importing argparse, msgspec, tomllib and subprocess, what they need before they spawn "
-        f"the next, {ms(early)} ms each, then the backend alone): {ms(least)} ms, "
+        f"- least the serial chain can take (the launcher as a bare python importing argparse, "
+        f"msgspec, tomllib and subprocess, what it needs before main's process starts the "
+        f"backend, {ms(early)} ms, then the backend alone): {ms(least)} ms, "
         f"{least / floor:.2f}x the floor",
         cpu_line(samples.runs, floor),
         f"- main RSS {main_mb:.1f} MB (goal <= {MAIN_RSS_GOAL_MB:g} MB: {main_verdict})",
@@ -287,37 +290,44 @@ def cpu_line(runs: list[Run], floor: float) -> str:
 
 
 NOTES = (
-    "Where the time goes beyond the floor: three Python processes in series, but each spawns "
-    "the next before its heavy imports. The launcher (`services.cli.early`, "
-    "`services.launcher.early`) parses its command line, loads the configuration (msgspec, "
-    "tomllib), takes its lock and spawns main; main (`services.main.early`) does the same, binds "
-    "the backend's port and spawns the backend; only then do they import asyncio, zmq, "
-    "structlog and the rest of `bus/`, which runs beside the backend's start, and adopt the "
-    "process they started. The backend's own start is the rest of the chain, and most of it: "
-    "the floor's imports, its own modules (the routes and their pydantic models, about 40 ms), "
-    "the database's open and the start-up sweep, then one in-process request through the API "
-    "(the warm-up). Ready means the API answers: the backend reports ready only once its FastAPI "
-    "app is built and warmed. (Answering `/health` before importing FastAPI and building the API "
-    "on the first request measured 0.4-0.6x the floor for the backend alone, but it makes the "
-    "ready line say nothing about when the API can answer: not kept.) On two cores the backend "
-    "shares the CPU with the launcher's and main's own imports and the frontend's start, so from "
-    "its spawn it takes about a quarter longer than alone; the chain's least (the row above: no "
-    "contention, a bare python for the launcher and main) is by itself about the whole 1.5x "
-    "budget. The frontend is "
-    "spawned once the launcher's imports are done and serves before the backend does. Measured "
-    "and not kept (`ctxbus up` to ready, medians of 10 runs interleaved with the chosen order, "
-    "load 3-7, 2026-11-30): the frontend's priority lowered (nice 10 for its process and its "
-    "autogroup: every child has an autogroup of its own, a session each, and an unprivileged "
-    "launcher cannot raise it back once started) 700 and 1247 ms against 530 and 703 ms; the "
-    "frontend spawned with main, before the launcher's imports, 762 and 712 ms against 737 and "
-    "592 ms. The warm standby is spawned once the first backend serves, after the ready line. "
-    "Two bounds, each measured in every run (the rows above): the serial chain's least, and the "
-    "CPU all four processes use until the ready line, divided by the cores (what the run would "
-    "take with nothing in series and the cores never idle). The goal needs both under 1.5x with "
-    "room for the two to overlap imperfectly: fewer Python processes in series before the "
-    "backend starts, and less work in all before ready (each of the launcher, main and the "
-    "frontend imports asyncio, zmq, structlog, msgspec and bus/ on its own, about 60 ms of CPU "
-    "each). The figures swing with the load of this shared machine: compare within one run."
+    "Where the time goes beyond the floor: two Python processes in series. The launcher "
+    "(`services.cli.early`, `services.launcher.early`) parses its command line, loads the "
+    "configuration (msgspec, tomllib), takes its lock and spawns main; main's process, forked "
+    "and not yet exec'd (`services.main.early.Handover`, subprocess's preexec_fn), takes main's "
+    "lock, binds the backend's port and spawns the backend, then execs main, which adopts what "
+    "crossed the exec (descriptors, and a record of them in a pipe). Only then do the launcher "
+    "and main import asyncio, zmq, structlog and the rest of `bus/`, beside the backend's start. "
+    "Before, main claimed and spawned in its own interpreter, after its own start and "
+    "configuration: 55-65 ms more in series (1.97-1.99x at feec0c3). The backend's own start is "
+    "the rest of the chain, and most of it: the floor's imports, its own modules (the routes "
+    "and their pydantic models and dataclasses, about 36 ms), structlog, the database's open "
+    "and the start-up sweep, then one in-process request through the API (the warm-up). Ready "
+    "means the API answers: the backend reports ready only once its FastAPI app is built and "
+    "warmed. (Answering `/health` before importing FastAPI and building the API on the first "
+    "request measured 0.4-0.6x the floor for the backend alone, but it makes the ready line say "
+    "nothing about when the API can answer: not kept.) The frontend is spawned once the "
+    "launcher's imports are done and serves before the backend does. Two bounds, each measured "
+    "in every run (the rows above): the serial chain's least, and the CPU all processes use "
+    "until the ready line, divided by the cores (what the run would take with nothing in series "
+    "and the cores never idle). Both are now near 1.5x on their own, so the goal needs both "
+    "well under it, with room for the two to overlap imperfectly. The CPU bound binds: with the "
+    "backend alone on one core and the other processes on the other (`sched_setaffinity`, 9 "
+    "runs, 2026-11-30) the ready line came later (403-444 ms against 362-453 ms), because the "
+    "launcher's, main's and the frontend's own starts are also on the way to the ready line. "
+    "Where that CPU goes: each of the launcher, main and the frontend starts an interpreter and "
+    "imports asyncio, zmq, structlog, msgspec and `bus/` on its own (about 60 ms of CPU each), "
+    "and the backend's own modules and logging cost it about 45 ms over the floor's app. "
+    "Measured and not kept (`ctxbus up` to ready, medians of 10 runs interleaved with the "
+    "chosen order, load 3-7, 2026-11-30): the frontend's priority lowered (nice 10 for its "
+    "process and its autogroup: every child has an autogroup of its own, a session each, and an "
+    "unprivileged launcher cannot raise it back once started) 700 and 1247 ms against 530 and "
+    "703 ms; the frontend spawned with main, before the launcher's imports, 762 and 712 ms "
+    "against 737 and 592 ms. Not done: main as the launcher's fork without an exec (it would "
+    "save main's interpreter and configuration, about 50 ms of CPU), because main would then "
+    "show the launcher's command line and environment, which `ps`, the process records and the "
+    "rule that settings reach children by their environment rely on. The warm standby is "
+    "spawned once the first backend serves, after main's `running` event. The figures swing "
+    "with the load of this shared machine: compare within one run."
 )
 
 
@@ -345,10 +355,11 @@ def section(samples: Samples, imports: list[str]) -> str:
             "",
             *summary_lines(samples),
             "",
-            "Where it goes: the chain launcher → main → backend is serial (main owns the port "
-            "and spawns the backend), each spawning the next before its heavy imports; the "
-            "frontend, spawned once the launcher's imports are done, is off it (its serving "
-            "counts in the last step when it comes after the backend's).",
+            "Where it goes: the chain launcher → main's process before its exec → backend is "
+            "serial (main owns the port and is the backend's parent), each starting the next "
+            "before its heavy imports; the frontend, spawned once the launcher's imports are "
+            "done, is off it (its serving counts in the last step when it comes after the "
+            "backend's).",
             "",
             *path_lines(samples.runs),
             "",

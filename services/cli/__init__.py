@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.foundation import gc_pause
 from services.foundation.lean import lean_structlog, skip_tls
 
 skip_tls()  # no OpenSSL (4.5 MB RSS) unless a command needs it: `ctxbus search`
@@ -20,9 +21,12 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``ctxbus`` console script; ``ctxbus up`` starts main before the CLI's imports."""
+    gc_pause.pause()  # `ctxbus up` until its ready line
     from services.cli.early import parse_early  # lean: argparse and the configuration
 
     parsed = parse_early(argv)
+    if parsed.args.command != "up":
+        gc_pause.cancel()
     lean_structlog()  # before anything of the CLI imports structlog
     from services.cli.entry import main as run  # the CLI's imports, overlapping with main's
 

@@ -1,12 +1,14 @@
-"""No garbage collection while a process starts (the backend, the frontend).
+"""No garbage collection while a process starts (the launcher, main, the backend, the frontend).
 
 Their imports and app allocate tens of thousands of tracked objects, and the collector ran some
-70-135 times on the way (10-25 ms of a start), finding little: those objects live as long as the
-process. ``python -m backend`` and ``python -m frontend`` :func:`pause` it first thing;
-:func:`resume`, once the process serves, runs one full pass, freezes what survives (``gc.freeze``:
-later passes never scan the start-up's objects again) and collects automatically again. The
-backend resumes :data:`RESUME_DELAY` seconds after it serves (:func:`resume_later`), so that the
-full pass does not fall on main's first ``/health`` probe.
+60-135 times on the way (6-25 ms of each start), finding little: those objects live as long as the
+process. ``ctxbus up``, ``python -m services.main``, ``python -m backend`` and ``python -m
+frontend`` :func:`pause` it first thing; :func:`resume`, once the process serves (or is ready),
+runs one full pass, freezes what survives (``gc.freeze``: later passes never scan the start-up's
+objects again) and collects automatically again. The backend, main and the launcher resume
+:data:`RESUME_DELAY` seconds after that (:func:`resume_later`), so that the full pass does not fall
+on the next step of the start (main's first ``/health`` probe, the launcher's ready line). Any
+other ``ctxbus`` command collects again at once, without a pass (:func:`cancel`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def resume_later(loop: asyncio.AbstractEventLoop, delay: float = RESUME_DELAY) -
     """:func:`resume` in ``delay`` seconds on ``loop``, if collection is paused."""
     if not gc.isenabled():
         loop.call_later(delay, resume)
+
+
+def cancel() -> None:
+    """Collect automatically again, without a pass now (a short-lived process)."""
+    gc.enable()
 
 
 def resume() -> None:

@@ -33,6 +33,7 @@ from bus import (
 )
 from bus.messages import ComponentList
 from bus.ops import LauncherOps, MainOps
+from services.foundation import gc_pause
 from services.foundation.config import Config
 from services.foundation.dashboard import read_host, without_foreign_url
 from services.foundation.supervision import (
@@ -267,6 +268,7 @@ class Launcher:
         if ready in done:
             assert self.frontend_url is not None
             self.report.ready(self.frontend_url, self.backend, self.latest)
+            gc_pause.resume_later(asyncio.get_running_loop())  # paused in services.cli.main
             return True
         if not self.shutdown_requested.is_set():
             self.report.failed(list(self.latest.values()), self.backend, READY_DEADLINE)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from services.foundation import gc_pause
 from services.foundation.lean import skip_optional_extras, skip_tls
 
+gc_pause.pause()  # until its first backend runs (MainService)
 skip_optional_extras()
 skip_tls()  # main never speaks TLS: no OpenSSL (4.5 MB RSS)
 

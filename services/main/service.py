@@ -28,6 +28,7 @@ from bus import (
     new_instance_id,
 )
 from bus import endpoints as names
+from services.foundation import gc_pause
 from services.foundation.supervision import InstanceLock, ProcessRecords
 from services.foundation.supervision.lifeline import install_from_env
 from services.main.early import EarlyStart
@@ -145,6 +146,8 @@ class MainService:
 
     async def _publish_status(self, status: BackendStatus) -> None:
         await self.publisher.publish(names.BACKEND_STATUS, status)
+        if status.state == "running":  # the start is over: collect again (python -m services.main)
+            gc_pause.resume_later(asyncio.get_running_loop())
 
     def _beat(self) -> Heartbeat:
         return Heartbeat(backend_seq=self.publisher.seq(names.BACKEND_STATUS))
