@@ -10,7 +10,8 @@ day of rows to draw a chart.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+
+import msgspec
 
 TIME_BY_APP = """
 SELECT app, SUM(CASE WHEN gap <= :max_gap THEN gap ELSE 0 END) AS seconds, COUNT(*) AS frames
@@ -22,8 +23,7 @@ GROUP BY app ORDER BY seconds DESC, frames DESC, app
 """
 
 
-@dataclass(frozen=True, slots=True)
-class AppTimeQuery:
+class AppTimeQuery(msgspec.Struct, frozen=True):
     """The window of time to sum over and the longest gap between frames that still counts."""
 
     since: float
@@ -31,8 +31,7 @@ class AppTimeQuery:
     max_gap: float
 
 
-@dataclass(frozen=True, slots=True)
-class AppTime:
+class AppTime(msgspec.Struct, frozen=True):
     """One application's time in the window (``app`` is None for frames whose window was not
     known) and how many of its frames fall in it."""
 

@@ -9,7 +9,8 @@ called once its files are gone.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import astuple, dataclass, replace
+
+import msgspec
 
 COLUMNS = (
     "id, idempotency_key, captured_at, monitor, width, height, content_type, bytes, sha256, "
@@ -19,8 +20,7 @@ INSERT = f"INSERT INTO captures ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 RESTORED_KEY_PREFIX = "restored:"
 
 
-@dataclass(frozen=True, slots=True)
-class Capture:
+class Capture(msgspec.Struct, frozen=True):
     """One stored capture; its image file is named after ``id``."""
 
     id: str
@@ -39,16 +39,14 @@ class Capture:
     process: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+class Totals(msgspec.Struct, frozen=True):
     """What the catalog holds (bytes: images and thumbnails), kept up to date by triggers."""
 
     captures: int
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Inserted:
+class Inserted(msgspec.Struct, frozen=True):
     """The outcome of an insert: the stored row, whether it is new, and the totals after."""
 
     capture: Capture
@@ -56,8 +54,7 @@ class Inserted:
     totals: Totals
 
 
-@dataclass(frozen=True, slots=True)
-class PageQuery:
+class PageQuery(msgspec.Struct, frozen=True):
     """A keyset page, newest first: ``since <= captured_at < until``, after ``(at, id)``, of
     one ``app`` if set."""
 
@@ -71,7 +68,7 @@ class PageQuery:
 def insert_capture(conn: sqlite3.Connection, capture: Capture) -> Inserted:
     """Insert ``capture``, or return the row that already holds its idempotency key."""
     try:
-        conn.execute(INSERT, astuple(capture))
+        conn.execute(INSERT, msgspec.structs.astuple(capture))
     except sqlite3.IntegrityError:
         existing = find_by_key(conn, capture.idempotency_key)
         if existing is None:
@@ -168,8 +165,8 @@ def restore_capture(conn: sqlite3.Connection, capture: Capture) -> bool:
     if get_capture(conn, capture.id) is not None or _journaled(conn, capture.id):
         return False
     if find_by_key(conn, capture.idempotency_key) is not None:
-        capture = replace(capture, idempotency_key=RESTORED_KEY_PREFIX + capture.id)
-    conn.execute(INSERT, astuple(capture))
+        capture = msgspec.structs.replace(capture, idempotency_key=RESTORED_KEY_PREFIX + capture.id)
+    conn.execute(INSERT, msgspec.structs.astuple(capture))
     return True
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from sqlite3 import Connection
+
+import msgspec
 
 from backend.catalog import Capture, forget_deletions
 from backend.database import Database
@@ -18,8 +19,7 @@ from backend.reserve import DiskReserve, write_freeing
 from backend.storage import ImageStore
 
 
-@dataclass(frozen=True, slots=True)
-class Deleter:
+class Deleter(msgspec.Struct, frozen=True):
     """Where deletions go: the catalog, the files, and the reserve for a full disk."""
 
     db: Database

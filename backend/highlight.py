@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from backend.query import Query, Term
 from backend.terms import CJK_RANGES, fold, is_cjk, join_words, separator
@@ -26,8 +27,7 @@ _WORD_AFTER = rf"(?![^\W_{CJK_RANGES}])"
 _SEPARATORS = r"[\W_]*"
 
 
-@dataclass(frozen=True, slots=True)
-class Highlight:
+class Highlight(msgspec.Struct, frozen=True):
     """A hit's snippet (HTML) and the words it matched."""
 
     snippet: str

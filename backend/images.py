@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+
+import msgspec
 
 from backend.errors import InvalidImage, UnsupportedMediaType
 from backend.webp import check_webp, is_webp
@@ -35,8 +36,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-@dataclass(frozen=True, slots=True)
-class DeclaredImage:
+class DeclaredImage(msgspec.Struct, frozen=True):
     """What the uploader says the body is."""
 
     content_type: str

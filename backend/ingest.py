@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import msgspec
 import structlog
 
 from backend.catalog import Capture, find_by_key, insert_capture
@@ -27,8 +27,7 @@ from backend.storage import is_disk_full
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class OnScreen:
+class OnScreen(msgspec.Struct, frozen=True):
     """The active window when the capture was grabbed, as the capture process read it."""
 
     app: str | None = None
@@ -37,8 +36,7 @@ class OnScreen:
     process: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
+class Upload(msgspec.Struct, frozen=True):
     """One ``POST /api/captures``, its body already read."""
 
     key: str

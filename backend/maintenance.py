@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 
+import msgspec
 import structlog
 
 from backend.deletion import Deleter
@@ -24,8 +24,7 @@ from services.foundation.backend_contract import BackendConfig
 log = structlog.get_logger(__name__)
 
 
-@dataclass(slots=True)
-class RetentionStats:
+class RetentionStats(msgspec.Struct):
     """What retention has done in this process, for ``/health``."""
 
     last_run_at: float | None = None

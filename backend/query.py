@@ -14,7 +14,8 @@ Refused with a 400 (:class:`backend.errors.BadRequest`): nothing to search for, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from backend.errors import BadRequest
 from backend.terms import bigrams, is_cjk, tokens
@@ -26,8 +27,7 @@ _PIECE = re.compile(r'"([^"]*)"?|([^\s"]+)')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(msgspec.Struct, frozen=True):
     """Consecutive folded tokens that must appear in this order; the last may be a prefix."""
 
     tokens: tuple[str, ...]
@@ -42,8 +42,7 @@ class Term:
         return quoted + " *" if self.prefix else quoted
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(msgspec.Struct, frozen=True):
     """What to search for: every term must match."""
 
     terms: tuple[Term, ...]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import errno
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from backend.catalog import RESTORED_KEY_PREFIX, Capture
 from backend.errors import InvalidImage
@@ -25,8 +26,7 @@ from backend.webp import webp_size
 from services.foundation.private_dirs import read_private
 
 
-@dataclass(frozen=True, slots=True)
-class UploadTag:
+class UploadTag(msgspec.Struct, frozen=True):
     """What an upload said about its image, kept on the file."""
 
     key: str

@@ -9,9 +9,10 @@ the files of rows its own ``DELETE`` returned. See :class:`backend.deletion.Dele
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from sqlite3 import Connection
+
+import msgspec
 
 from backend.catalog import Capture, delete_older_than, delete_over_budget
 from backend.deletion import Deleter
@@ -21,8 +22,7 @@ RETENTION_BATCH = 500
 DAY_S = 86_400.0
 
 
-@dataclass(frozen=True, slots=True)
-class RetentionPolicy:
+class RetentionPolicy(msgspec.Struct, frozen=True):
     """How long and how much to keep."""
 
     max_age_s: float
@@ -35,8 +35,7 @@ class RetentionPolicy:
         return cls(max_age_s=config.retention_days * DAY_S, max_bytes=config.retention_bytes)
 
 
-@dataclass(frozen=True, slots=True)
-class RetentionResult:
+class RetentionResult(msgspec.Struct, frozen=True):
     """What one enforcement pass removed."""
 
     by_age: int

@@ -10,9 +10,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+import msgspec
 import structlog
 
 from backend.database import Database
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Backend:
+class Backend(msgspec.Struct, frozen=True):
     """The live parts of one backend process."""
 
     config: BackendConfig

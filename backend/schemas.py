@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Literal
 
+import msgspec
 from pydantic import BaseModel
 
 from backend.catalog import Capture
@@ -35,7 +35,7 @@ class CaptureOut(BaseModel):
         """The API view of a catalog row."""
         base = f"/api/captures/{capture.id}"
         return cls(
-            **dataclasses.asdict(capture),
+            **msgspec.structs.asdict(capture),
             image_url=f"{base}/image",
             thumbnail_url=f"{base}/thumbnail",
         )

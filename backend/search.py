@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import sqlite3
-from dataclasses import dataclass
+
+import msgspec
 
 from backend.catalog import Capture
 from backend.errors import BadRequest
@@ -40,16 +41,14 @@ CURSOR_VERSION = "s1"
 MAX_CURSOR_CHARS = 96
 
 
-@dataclass(frozen=True, slots=True)
-class SearchCursor:
+class SearchCursor(msgspec.Struct, frozen=True):
     """Where the next page starts: in the window of matches below ``top``, after ``offset``."""
 
     top: int
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class SearchRequest:
+class SearchRequest(msgspec.Struct, frozen=True):
     """One page's worth of a search."""
 
     query: Query
@@ -60,8 +59,7 @@ class SearchRequest:
     cursor: SearchCursor | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(msgspec.Struct, frozen=True):
     """A capture that matched, its snippet (HTML, matches in ``<mark>``) and matched words."""
 
     capture: Capture
@@ -69,8 +67,7 @@ class Hit:
     boxes: list[Word]
 
 
-@dataclass(frozen=True, slots=True)
-class SearchPage:
+class SearchPage(msgspec.Struct, frozen=True):
     """Hits, best first, and the cursor of the next page (None at the end)."""
 
     hits: list[Hit]

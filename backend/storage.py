@@ -20,8 +20,9 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from backend.ids import is_capture_id, shard_end_ms, shard_of
 from services.foundation.private_dirs import open_private, read_private
@@ -37,8 +38,7 @@ TAG_ATTRIBUTE = "user.ctxbus"
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFile:
+class StoredFile(msgspec.Struct, frozen=True):
     """A file found in a shard directory."""
 
     path: Path

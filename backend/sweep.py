@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from sqlite3 import Connection
+
+import msgspec
 
 from backend.catalog import (
     Capture,
@@ -45,8 +46,7 @@ from backend.storage import (
 DELETION_BATCH = 500
 
 
-@dataclass(slots=True)
-class SweepResult:
+class SweepResult(msgspec.Struct):
     """What one sweep did."""
 
     finished: int = 0  # journaled deletions completed
@@ -56,8 +56,7 @@ class SweepResult:
     deferred: int = 0  # files without a row too young to judge
 
 
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
+class Rebuilt(msgspec.Struct, frozen=True):
     """A row rebuilt from an image file, not yet inserted."""
 
     capture: Capture

@@ -15,8 +15,9 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from backend.catalog import COLUMNS, Capture, get_capture
 from backend.terms import index_terms, join_words
@@ -24,8 +25,7 @@ from backend.terms import index_terms, join_words
 TEXT_COLUMNS = "capture_id, engine, lang, words, failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(msgspec.Struct, frozen=True):
     """One OCR word and its box, in the image's pixels."""
 
     text: str
@@ -36,8 +36,7 @@ class Word:
     conf: float
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureText:
+class CaptureText(msgspec.Struct, frozen=True):
     """The text an engine read on one capture (no words and a reason when it failed)."""
 
     capture_id: str
@@ -55,8 +54,7 @@ class CaptureText:
 WordRow = list[Any]  # a stored word, as decoded: [text, x, y, w, h, conf]
 
 
-@dataclass(frozen=True, slots=True)
-class KeyedWords:
+class KeyedWords(msgspec.Struct, frozen=True):
     """A text's capture and its words as stored, as search reads them."""
 
     capture_id: str
@@ -68,16 +66,14 @@ class KeyedWords:
         return [row[0] for row in self.rows]
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     """The outcome of storing a text: what is stored now and whether this call stored it."""
 
     text: CaptureText
     created: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(msgspec.Struct, frozen=True):
     """A capture the indexer has not read yet."""
 
     capture_id: str

@@ -33,10 +33,10 @@ import os
 import secrets
 import shutil
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 import zmq
 import zmq.auth
@@ -113,8 +113,7 @@ def _directory(runtime_dir: Path, part: str) -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class Keys:
+class Keys(msgspec.Struct, frozen=True):
     """One CURVE key pair, Z85-encoded (40 characters each)."""
 
     public: bytes
@@ -218,13 +217,12 @@ def _route_auth_log() -> None:
     logger.propagate = False
 
 
-@dataclass
-class ClientsDir:
+class ClientsDir(msgspec.Struct):
     """pyzmq's credentials provider: is this key in ``clients/``? Re-read when the dir changes."""
 
     path: Path
     _stamp: int = -1
-    _keys: dict[bytes, bool] = field(default_factory=dict)
+    _keys: dict[bytes, bool] = msgspec.field(default_factory=dict)
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether ``key`` (Z85) is registered; a miss reads the dir again (a key just added)."""
@@ -238,12 +236,11 @@ class ClientsDir:
         return key in self._keys
 
 
-@dataclass
-class _Gate:
+class _Gate(msgspec.Struct):
     context: zmq.Context[Any]
     authenticator: Authenticator
     loop: asyncio.AbstractEventLoop | None
-    domains: set[str] = field(default_factory=set)
+    domains: set[str] = msgspec.field(default_factory=set)
 
 
 _gates: dict[int, _Gate] = {}

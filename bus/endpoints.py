@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from bus.errors import RuntimeDirError
 from bus.runtime_dir import user_runtime_dir
@@ -97,8 +98,7 @@ MAX_IN_FLIGHT = 64  # concurrent requests per replier before ``busy``
 Transport = Literal["ipc", "tcp"]
 
 
-@dataclass(frozen=True, slots=True)
-class TcpHome:
+class TcpHome(msgspec.Struct, frozen=True):
     """Where a tcp endpoint's keys are: its runtime dir, and its name (which says its binder)."""
 
     runtime_dir: Path
@@ -151,8 +151,7 @@ def ensure_runtime_dir(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoints:
+class Endpoints(msgspec.Struct, frozen=True):
     """Where every bus socket lives, for one runtime dir and transport."""
 
     runtime_dir: Path

@@ -10,7 +10,6 @@ argument or result type is a mypy error. Ops are grouped by the endpoint that an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 import msgspec
@@ -34,8 +33,7 @@ A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
 
 
-@dataclass(frozen=True, slots=True)
-class Op(Generic[A, R]):
+class Op(msgspec.Struct, Generic[A, R], frozen=True):
     """One op: its wire name, the struct its arguments decode to, and the struct it returns."""
 
     name: str

@@ -15,7 +15,6 @@ import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -42,8 +41,7 @@ A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
+class _Route(msgspec.Struct, frozen=True):
     args_type: type[msgspec.Struct]
     handler: Callable[[Any], Awaitable[msgspec.Struct]]
 

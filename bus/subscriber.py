@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
+import msgspec
 import zmq
 import zmq.asyncio
 
@@ -63,8 +63,7 @@ def topic_of(frames: list[bytes]) -> str:
     return frames[0].decode(errors="replace") if frames else ""
 
 
-@dataclass(frozen=True, slots=True)
-class Update(Generic[E]):
+class Update(msgspec.Struct, Generic[E], frozen=True):
     """One step of a followed state: a new state (``event`` set) or a liveness change."""
 
     kind: UpdateKind
@@ -79,8 +78,7 @@ def _component_seq(beat: Any) -> int:
     return cast(LauncherHeartbeat, beat).component_seq
 
 
-@dataclass(frozen=True, slots=True)
-class HeartbeatRule:
+class HeartbeatRule(msgspec.Struct, frozen=True):
     """Which topic carries the owner's heartbeat and how to read the followed topic's seq off it."""
 
     topic: str = endpoints.MAIN_HEARTBEAT
@@ -311,13 +309,12 @@ class StateFollower(_Follower[E]):
         return Update("event", event), False
 
 
-@dataclass(frozen=True, slots=True)
-class KeyedSnapshot(Generic[E]):
+class KeyedSnapshot(msgspec.Struct, Generic[E], frozen=True):
     """The owner's snapshot of keyed state: every entry, and the topic's ``seq`` it reflects."""
 
     seq: int
     instance: str
-    entries: Sequence[E] = field(default_factory=list)
+    entries: Sequence[E] = msgspec.field(default_factory=list)
 
 
 class KeyedFollower(_Follower[E]):

@@ -13,9 +13,9 @@ for routes that validate nothing). Routes (all behind :class:`frontend.gate.Gate
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,8 +33,7 @@ from frontend.settings import MAX_BODY
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-@dataclass(frozen=True, slots=True)
-class AppParts:
+class AppParts(msgspec.Struct, frozen=True):
     """What the app's routes use: the gate, the event hub, the backend link, main's and capture's
     op endpoints, the largest request body the proxy passes on."""
 

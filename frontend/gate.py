@@ -27,11 +27,11 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
+import msgspec
 from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,8 +46,7 @@ REFRESH_EVERY = 60.0  # seconds between cookie refreshes of a session in use (at
 LOGIN_HINT = "open the dashboard with the URL that `ctxbus up` printed (see `ctxbus status`)"
 
 
-@dataclass(frozen=True, slots=True)
-class SessionLimits:
+class SessionLimits(msgspec.Struct, frozen=True):
     """How long a session lasts: ``idle`` seconds after its last request, ``max`` after login."""
 
     idle: float = DEFAULT_IDLE
@@ -65,8 +64,7 @@ class Verdict(Enum):
     VALID = "valid"
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(msgspec.Struct, frozen=True):
     """A checked cookie: its verdict, and the refreshed cookie value to send back, if due."""
 
     verdict: Verdict

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+import msgspec
 
 from bus import Endpoints
 from frontend.gate import SessionLimits
@@ -15,7 +16,9 @@ MAIN_DEADLINE = 30.0  # seconds to wait for main's first get_port answer at star
 
 def _backend_upload_limit() -> int:
     """The backend's own default body limit (``BackendConfig.max_upload_bytes``)."""
-    default = next(f.default for f in fields(BackendConfig) if f.name == "max_upload_bytes")
+    default = next(
+        f.default for f in msgspec.structs.fields(BackendConfig) if f.name == "max_upload_bytes"
+    )
     assert isinstance(default, int)
     return default
 
@@ -23,8 +26,7 @@ def _backend_upload_limit() -> int:
 MAX_BODY = _backend_upload_limit()  # bytes: the proxy refuses larger bodies with 413
 
 
-@dataclass(frozen=True, slots=True)
-class FrontendSettings:
+class FrontendSettings(msgspec.Struct, frozen=True):
     """Where the bus is, which port to try first, where to log, whether a launcher listens, how
     long sessions last, the largest request body the proxy passes on (the backend's own limit)."""
 
@@ -33,7 +35,7 @@ class FrontendSettings:
     log_dir: Path | None = None
     announce: bool = False
     main_deadline: float = MAIN_DEADLINE
-    sessions: SessionLimits = field(default_factory=SessionLimits)
+    sessions: SessionLimits = msgspec.field(default_factory=SessionLimits)
     max_body: int = MAX_BODY
 
     @classmethod

@@ -9,7 +9,8 @@ its place is unknown or off every monitor: a rule never fails open).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from bus.messages import CaptureTrigger
 from services.capture.frames import FrameTags, RawFrame
@@ -17,8 +18,7 @@ from services.capture.privacy import Rules
 from services.capture.windows import Rect, WindowInfo
 
 
-@dataclass(frozen=True, slots=True)
-class Attribution:
+class Attribution(msgspec.Struct, frozen=True):
     """The window a grab is attributed to, and the monitors to drop unencoded."""
 
     window: WindowInfo | None

@@ -18,8 +18,8 @@ keep an unchanged screen again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+import msgspec
 import xxhash
 from PIL import Image, ImageChops
 
@@ -29,8 +29,7 @@ CELL = 12  # pixels per side of one comparison cell
 CELL_DELTA = 6  # grey levels (of 255) a cell must move to count as changed
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """Whether to keep a frame, and its changed share of cells (0 when identical)."""
 
     keep: bool
@@ -55,8 +54,7 @@ def changed_share(before: Image.Image, after: Image.Image) -> float:
     return histogram[255] / max(1, before.width * before.height)
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
+class Fingerprint(msgspec.Struct, frozen=True):
     """The grey cells of a kept frame: ``width`` x ``height`` cells, one byte each."""
 
     width: int
@@ -80,8 +78,7 @@ def digest(frame: RawFrame) -> Digest:
     return frame.width, frame.height, xxhash.xxh3_128_digest(frame.bgra)
 
 
-@dataclass(slots=True)
-class _Monitor:
+class _Monitor(msgspec.Struct):
     seen: Digest | None
     kept_cells: Image.Image | None
 

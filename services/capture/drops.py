@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
 import structlog
 
 log = structlog.get_logger("capture.drops")
@@ -23,8 +23,7 @@ DropReason = Literal["disk_full", "spool_write_failed", "rejected", "spool_full"
 SUMMARY_EVERY = 60.0  # seconds: at most one summary line per reason in this time
 
 
-@dataclass(slots=True)
-class _Window:
+class _Window(msgspec.Struct):
     started: float
     frames: int = 0  # dropped since ``started`` and not logged yet
     detail: str = ""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
 import msgspec
 
@@ -20,8 +19,7 @@ def new_frame_id() -> str:
     return f"{time.time_ns():x}{uuid.uuid4().hex[:12]}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class RawFrame:
+class RawFrame(msgspec.Struct, frozen=True, eq=False):
     """One monitor's pixels as mss returns them: BGRA rows, ``width * height * 4`` bytes."""
 
     id: str
@@ -38,8 +36,7 @@ class RawFrame:
         return self.width, self.height
 
 
-@dataclass(frozen=True, slots=True)
-class FrameTags:
+class FrameTags(msgspec.Struct, frozen=True):
     """What a frame is attributed to: the active window and the grab's trigger."""
 
     app: str | None = None
@@ -67,8 +64,7 @@ class ShotMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     trigger: CaptureTrigger = "interval"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Shot:
+class Shot(msgspec.Struct, frozen=True, eq=False):
     """A kept frame, encoded and ready to upload or spool."""
 
     meta: ShotMeta

@@ -7,7 +7,6 @@ tests and the benchmark build it directly. Either way its keys' defaults and ran
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
 
@@ -30,8 +29,7 @@ _KEYS = CaptureConfig()  # the [capture] defaults
 _KEY_NAMES = CaptureConfig.__struct_fields__
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureSettings:
+class CaptureSettings(msgspec.Struct, frozen=True):
     """How often and how the capture process grabs, keeps, encodes, spools and uploads frames.
 
     ``threshold`` is the fraction of the screen (in cells of about 12x12 pixels) that must change
@@ -53,7 +51,7 @@ class CaptureSettings:
     exclude: Rules = _KEYS.exclude
     upload_timeout: float = UPLOAD_TIMEOUT
     display: str | None = None
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path = msgspec.field(default_factory=default_data_dir)
     log_dir: Path | None = None
 
     def __post_init__(self) -> None:

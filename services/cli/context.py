@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from bus import Endpoints, Requester
 from bus import endpoints as names
@@ -12,8 +12,7 @@ from services.foundation.terminal import Output
 MAIN_NOT_RUNNING = "main is not running (no answer on {address}); start it with `ctxbus up`"
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(msgspec.Struct, frozen=True):
     config: Config
     endpoints: Endpoints
     out: Output

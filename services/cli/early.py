@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from bus import Endpoints, SetupError
 from services.cli.parser import build_parser, config_flags
@@ -21,8 +22,7 @@ from services.main.early import Handover
 from services.main.settings import MainSettings
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(msgspec.Struct, frozen=True):
     """The command line, and for ``ctxbus up`` the main it started (if it could)."""
 
     args: argparse.Namespace

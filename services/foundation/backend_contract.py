@@ -18,9 +18,10 @@ value in a ``CTXBUS_BACKEND_*`` variable:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 ENV_PREFIX = "CTXBUS_BACKEND_"
 Role = Literal["active", "standby"]
@@ -34,8 +35,7 @@ DEFAULT_APP = "backend.app:create_app"
 HEALTH_PATH = "/health"  # main's liveness probe; answered without a token
 
 
-@dataclass(frozen=True, slots=True)
-class BackendConfig:
+class BackendConfig(msgspec.Struct, frozen=True):
     """Everything a backend process needs; built by main, rebuilt by the backend from its env."""
 
     port: int
@@ -64,14 +64,14 @@ class BackendConfig:
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry this config."""
-        return {_env_name(f.name): str(getattr(self, f.name)) for f in fields(self)}
+        return {_env_name(f.name): str(getattr(self, f.name)) for f in msgspec.structs.fields(self)}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> BackendConfig:
         """Rebuild the config from ``CTXBUS_BACKEND_*`` variables (``os.environ`` by default)."""
         source = os.environ if env is None else env
         values: dict[str, object] = {}
-        for f in fields(cls):
+        for f in msgspec.structs.fields(cls):
             raw = source.get(_env_name(f.name))
             if raw is None:
                 continue

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -180,8 +179,7 @@ def _env_text(value: Value) -> str:
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Key:
+class Key(msgspec.Struct, frozen=True):
     """One configuration key: its dotted name, its (annotated) type and its struct field."""
 
     name: str

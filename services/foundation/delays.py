@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class DelayRule:
+class DelayRule(msgspec.Struct, frozen=True):
     """``initial`` seconds, times ``multiplier`` after each failure, at most ``maximum``."""
 
     initial: float

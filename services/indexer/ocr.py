@@ -22,7 +22,6 @@ import shutil
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 from PIL import Image
@@ -64,8 +63,7 @@ class OcrFailed(ServiceError):
     """Tesseract could not read this picture (it exited with an error)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Engine:
+class Engine(msgspec.Struct, frozen=True):
     """A usable tesseract: its executable, version and the languages to read."""
 
     path: str
@@ -78,8 +76,7 @@ class Engine:
         return f"tesseract-{self.version}"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(msgspec.Struct, frozen=True):
     """The words of one picture and the CPU seconds tesseract spent on them."""
 
     words: list[Word]
@@ -178,8 +175,7 @@ def parse_tsv(text: str) -> list[Word]:
     return words
 
 
-@dataclass(frozen=True, slots=True)
-class Mosaic:
+class Mosaic(msgspec.Struct, frozen=True):
     """Crops of one picture stacked top to bottom, and where each one came from."""
 
     image: Image.Image

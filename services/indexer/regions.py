@@ -14,9 +14,9 @@ are the same, and so is their text.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import msgspec
 from PIL import Image, ImageChops
 
 CELL = 16  # pixels per side of one cell
@@ -26,8 +26,7 @@ MARGIN = 8  # pixels added around every region
 FULL_SHARE = 0.5  # regions covering more of the frame than this: read the whole frame
 
 
-@dataclass(frozen=True, slots=True)
-class Box:
+class Box(msgspec.Struct, frozen=True):
     """A rectangle in pixels: left, top, width, height."""
 
     x: int
@@ -76,8 +75,7 @@ class Boxed(Protocol):
 W = TypeVar("W", bound=Boxed)
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     """How to read a frame: all of it, or only ``regions`` (none: nothing changed)."""
 
     full: bool

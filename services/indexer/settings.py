@@ -5,8 +5,9 @@ Its keys' defaults and ranges are the ``[indexer]`` table of :mod:`services.foun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from services.foundation.config import Config, IndexerConfig, check
 
@@ -18,8 +19,7 @@ ENGINE_EVERY = 60.0  # seconds between looks for a missing tesseract
 REQUEST_TIMEOUT = 30.0  # seconds for one backend request (an image can be large)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexerSettings:
+class IndexerSettings(msgspec.Struct, frozen=True):
     """What the indexer reads with, and how often it looks for work and power."""
 
     enabled: bool = _KEYS.enabled

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -39,12 +38,11 @@ ChangeHook = Callable[[ComponentStatus], Awaitable[None]]
 DIAGNOSIS_LINES = 10  # last output lines quoted in the reason of a give-up
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentSettings:
+class ComponentSettings(msgspec.Struct, frozen=True):
     """How to run one component."""
 
     spec: ChildSpec
-    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    policy: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     running_on_spawn: bool = False
     after_ready: bool = False  # started once the app is usable: off the start-up critical path
 

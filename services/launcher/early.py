@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+
+import msgspec
 
 from bus import Endpoints, SetupError, ensure_runtime_dir
 from bus import endpoints as names
@@ -67,8 +68,7 @@ def main_spec(config: Config) -> ChildSpec:
     return component_spec(config, names.COMPONENT_MAIN, module_argv(MAIN_MODULE))
 
 
-@dataclass(slots=True)
-class EarlyLaunch:
+class EarlyLaunch(msgspec.Struct):
     """What the launcher claimed and started before its event loop, for :class:`Launcher`."""
 
     config: Config

@@ -13,8 +13,9 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
+
+import msgspec
 
 from services.foundation.backend_contract import BackendConfig, Role
 from services.foundation.supervision.spawn import ChildSpec, EarlyChild, spawn_early
@@ -39,8 +40,7 @@ def backend_config(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class BackendPipes:
+class BackendPipes(msgspec.Struct, frozen=True):
     """main's ends of a backend's pipes."""
 
     ready: int  # read: ``ready``/``standby``/``pong`` lines
@@ -63,7 +63,7 @@ def backend_launch(
     ready_r, ready_w = os.pipe()
     control_r, control_w = os.pipe()
     listen_fd = sock.fileno()
-    full = replace(
+    full = msgspec.structs.replace(
         config, listen_fd=listen_fd, ready_fd=ready_w, control_fd=control_r, parent_pid=os.getpid()
     )
     spec = ChildSpec(
@@ -84,8 +84,7 @@ def backend_launch(
         os.close(control_r)
 
 
-@dataclass(slots=True)
-class EarlyBackend:
+class EarlyBackend(msgspec.Struct):
     """A backend started before main's event loop; the supervisor adopts it as its first."""
 
     child: EarlyChild

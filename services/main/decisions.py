@@ -6,8 +6,9 @@ is decided here, from its state and the facts of an event, so that each rule can
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 from bus.messages import BackendState
 from services.foundation.supervision import RestartPolicy, is_permanent
@@ -16,13 +17,11 @@ ExitKind = Literal["standby", "serving", "retired"]
 RestartPlan = Literal["start", "replace", "ignore"]
 
 
-@dataclass(frozen=True, slots=True)
-class GiveUp:
+class GiveUp(msgspec.Struct, frozen=True):
     headline: str
 
 
-@dataclass(frozen=True, slots=True)
-class RestartIn:
+class RestartIn(msgspec.Struct, frozen=True):
     delay: float
     reason: str
 
@@ -57,12 +56,11 @@ def restart_plan(state: BackendState, replacing: bool) -> RestartPlan:
     return "ignore" if replacing else "replace"
 
 
-@dataclass
-class Misses:
+class Misses(msgspec.Struct):
     """Liveness probes missed in a row, per process; ``limit`` in a row means unresponsive."""
 
     limit: int
-    counts: dict[int, int] = field(default_factory=dict)
+    counts: dict[int, int] = msgspec.field(default_factory=dict)
 
     def record(self, pid: int, healthy: bool) -> bool:
         """Count one probe of ``pid``; True when it makes ``limit`` misses (the count restarts)."""

@@ -31,7 +31,6 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -60,8 +59,7 @@ SLOTS = 5  # the descriptors a handover keeps across main's exec, in the order a
 RECORD_MAX = 4096  # one write below PIPE_BUF: the record is whole or absent
 
 
-@dataclass(slots=True)
-class EarlyStart:
+class EarlyStart(msgspec.Struct):
     """What main claimed and started before its event loop, for :class:`MainService` to adopt."""
 
     settings: MainSettings

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from services.foundation.config import DEFAULT_START_HOLD, Config
 from services.foundation.supervision import RestartPolicy
@@ -12,8 +13,7 @@ from services.foundation.supervision import RestartPolicy
 BACKEND_APP = "backend.app:create_app"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MainSettings:
+class MainSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything main needs; see ``docs/`` for what each knob does.
 
     The configured ones come from :meth:`from_config` (their defaults and checks are the
@@ -33,7 +33,7 @@ class MainSettings:
     health_misses: int = 3
     stop_timeout: float = 10.0
     backend_graceful_timeout: float = 5.0
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restart: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     backend_app: str = BACKEND_APP
     python: str = sys.executable
 

@@ -18,8 +18,8 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
+import msgspec
 import structlog
 
 from bus import OpError
@@ -37,29 +37,24 @@ from services.main.unavailable import UnavailableResponder
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Ready:
+class Ready(msgspec.Struct, frozen=True):
     proc: BackendProcess
 
 
-@dataclass(frozen=True, slots=True)
-class Exited:
+class Exited(msgspec.Struct, frozen=True):
     proc: BackendProcess
     code: int
 
 
-@dataclass(frozen=True, slots=True)
-class Unresponsive:
+class Unresponsive(msgspec.Struct, frozen=True):
     proc: BackendProcess
 
 
-@dataclass(frozen=True, slots=True)
-class StartTimedOut:
+class StartTimedOut(msgspec.Struct, frozen=True):
     proc: BackendProcess
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(msgspec.Struct, frozen=True):
     name: str  # start | stop | restart | shutdown | take_over | standby | health
 
 

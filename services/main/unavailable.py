@@ -25,8 +25,8 @@ import asyncio
 import contextlib
 import json
 import socket
-from dataclasses import dataclass
 
+import msgspec
 import structlog
 
 from bus.messages import BackendState
@@ -43,8 +43,7 @@ RETRY_AFTER = {"starting": 1, "stopped": 5, "error": 5}  # seconds, per state
 UNAVAILABLE_STATES = ("stopped", "error")
 
 
-@dataclass(frozen=True, slots=True)
-class Unavailable:
+class Unavailable(msgspec.Struct, frozen=True):
     """Why no backend answers: the supervisor's state and its reason."""
 
     state: BackendState

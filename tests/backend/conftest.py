@@ -8,11 +8,12 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
 from PIL import Image
@@ -67,7 +68,7 @@ async def serve_backend(config: BackendConfig, **uvicorn_options: Any) -> AsyncI
     try:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = replace(config, port=port)
+        config = msgspec.structs.replace(config, port=port)
         app = create_app(config)
         async with _serving(app, sock, uvicorn_options):
             base_url = f"http://127.0.0.1:{port}"

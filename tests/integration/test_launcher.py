@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import re
@@ -16,6 +15,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 import psutil
 import pytest
 
@@ -331,13 +331,13 @@ async def test_a_component_with_a_bad_setting_is_not_restarted(
     for name, value in cli_env(runtime_dir).items():
         monkeypatch.setenv(name, value)
     settings = next(s for s in component_settings(load_config()) if s.spec.name == component)
-    spec = dataclasses.replace(settings.spec, env={**settings.spec.env, variable: text})
+    spec = msgspec.structs.replace(settings.spec, env={**settings.spec.env, variable: text})
     seen: list[ComponentStatus] = []
 
     async def record(status: ComponentStatus) -> None:
         seen.append(status)
 
-    supervised = Component(dataclasses.replace(settings, spec=spec), record)
+    supervised = Component(msgspec.structs.replace(settings, spec=spec), record)
     async with asyncio.timeout(READY_DEADLINE):
         await supervised.run()  # returns once it gives up
     status = supervised.status

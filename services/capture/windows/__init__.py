@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 TITLE_MAX = 512  # characters of a title kept with a capture
 
 
-@dataclass(frozen=True, slots=True)
-class Rect:
+class Rect(msgspec.Struct, frozen=True):
     """A rectangle in root-window (virtual screen) coordinates."""
 
     left: int
@@ -40,8 +40,7 @@ class Rect:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class WindowInfo:
+class WindowInfo(msgspec.Struct, frozen=True):
     """The active window at one moment: who it belongs to and where it is."""
 
     window: int  # the platform's window id

@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from services.foundation.delays import DelayRule
 from services.foundation.exits import EXIT_CONFIG, is_permanent
@@ -21,8 +22,7 @@ from services.foundation.exits import EXIT_CONFIG, is_permanent
 __all__ = ["EXIT_CONFIG", "Backoff", "RestartPolicy", "is_permanent"]
 
 
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
+class RestartPolicy(msgspec.Struct, frozen=True):
     initial_delay: float = 0.1
     max_delay: float = 10.0
     multiplier: float = 2.0

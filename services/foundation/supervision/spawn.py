@@ -15,28 +15,27 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
+
+import msgspec
 
 LIFELINE_FD_ENV = "CTXBUS_LIFELINE_FD"
 SUPERVISOR_PID_ENV = "CTXBUS_SUPERVISOR_PID"
 
 
-@dataclass(frozen=True, slots=True)
-class ChildSpec:
+class ChildSpec(msgspec.Struct, frozen=True):
     """How to start one process."""
 
     name: str
     argv: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = msgspec.field(default_factory=dict)
     log_dir: Path | None = None
     pass_fds: tuple[int, ...] = ()
     lifeline: bool = False  # pass a pipe whose end tells the child we are gone (see lifeline.py)
 
 
-@dataclass(frozen=True, slots=True)
-class Launch:
+class Launch(msgspec.Struct, frozen=True):
     """What :func:`launch_args` adds to a spec: the env and fds to pass, our lifeline end."""
 
     env: dict[str, str]
@@ -119,8 +118,7 @@ class BeforeExec(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(slots=True)
-class EarlyChild:
+class EarlyChild(msgspec.Struct):
     """A process started before the event loop; :meth:`Child.adopt` takes it over."""
 
     spec: ChildSpec

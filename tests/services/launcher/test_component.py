@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import sys
 from pathlib import Path
+
+import msgspec
 
 from bus import ComponentStatus
 from services.foundation.supervision import ChildSpec, RestartPolicy
@@ -44,7 +45,7 @@ async def test_stop_ends_a_running_child(tmp_path: Path) -> None:
         "import os, signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
         f"os.write({write_end}, b'up\\n'); signal.pause()"
     )
-    child_spec = dataclasses.replace(spec(tmp_path, code), pass_fds=(write_end,))
+    child_spec = msgspec.structs.replace(spec(tmp_path, code), pass_fds=(write_end,))
     component = Component(ComponentSettings(child_spec, FAST, running_on_spawn=True), record)
     runner = asyncio.ensure_future(component.run())
     await record.wait_for(lambda s: s.state == "running")
@@ -68,7 +69,7 @@ async def test_running_again_clears_the_old_exit(tmp_path: Path) -> None:
         "signal.pause()"
     )
     argv = (sys.executable, "-c", code, str(marker))
-    child_spec = dataclasses.replace(spec(tmp_path, code), argv=argv)
+    child_spec = msgspec.structs.replace(spec(tmp_path, code), argv=argv)
     component = Component(ComponentSettings(child_spec, FAST, running_on_spawn=True), record)
     runner = asyncio.ensure_future(component.run())
     restarted = await record.wait_for(lambda s: s.state == "running" and s.restarts == 1)
