@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 POLL = 0.01  # seconds between looks while waiting for the killed processes to go
 
 
 def kill_descendants() -> list[psutil.Process]:
     """SIGKILL every process below this one, now; the processes signalled."""
+    import psutil  # here: only a forced stop needs it (a supervisor starts without it)
+
     try:
         found = psutil.Process().children(recursive=True)
     except psutil.Error:
@@ -43,6 +47,8 @@ def wait_gone(processes: list[psutil.Process], timeout: float) -> list[int]:
 
 
 def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    import psutil  # here: see kill_descendants
+
     left = []
     for proc in processes:
         with contextlib.suppress(psutil.Error):

@@ -74,3 +74,16 @@ def test_skip_tls_is_a_no_op_once_ssl_is_loaded() -> None:
         "print(sys.modules['_hashlib'] is not None)\n"
     )
     assert python_output(code).strip() == "True"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ("services.main.__main__", "services.main.cli"),
+        ("services.cli", "services.cli.entry", "services.launcher.run"),
+    ],
+)
+def test_main_and_the_launcher_start_without_psutil(entry: tuple[str, ...]) -> None:
+    """psutil is for rare paths (a predecessor's records, a forced stop): not imported at start."""
+    code = "import importlib, sys\nfor n in sys.argv[1:]: importlib.import_module(n)\n"
+    assert python_output(code + "print('psutil' in sys.modules)", *entry).strip() == "False"

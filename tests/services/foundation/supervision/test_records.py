@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bus import SetupError
 from services.foundation.supervision import InstanceLock, ProcessRecords
+from services.foundation.supervision.records import identity
 
 SLEEPER = [sys.executable, "-c", "import threading; threading.Event().wait()"]
 
@@ -73,3 +75,17 @@ def test_second_lock_holder_is_refused_with_pid(tmp_path: Path) -> None:
     with pytest.raises(SetupError):
         InstanceLock(tmp_path / "main.lock", "x").acquire()
     other.release()
+
+
+def test_identity_is_read_as_psutil_reads_it() -> None:
+    """The create time and command line a record keeps (read from /proc, without psutil) are
+    psutil's, which checks them later: odd arguments too; a reaped process has none."""
+    proc = subprocess.Popen([*SLEEPER, "two words", "", "ü"])
+    try:
+        found = identity(proc.pid)
+        live = psutil.Process(proc.pid)
+        assert found == (live.create_time(), live.cmdline())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert identity(proc.pid) is None
