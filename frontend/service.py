@@ -159,14 +159,15 @@ class Frontend:
 
     async def _open_link(self) -> None:
         """Open the backend link once the launcher has the URL (or :data:`ANNOUNCED_WAIT`); then
-        the start-up is over: collect garbage again (:mod:`services.foundation.gc_pause`)."""
+        the start-up is over: collect garbage again (:mod:`services.foundation.gc_pause`), after
+        its delay, so that the full pass does not fall on the backend's last steps before ready."""
         try:
             if self._announcements:
                 await asyncio.wait(self._announcements, timeout=ANNOUNCED_WAIT)
             await self.backend.open()
         finally:
             self.backend.give_up()  # stopping first: no /api request waits for it forever
-        gc_pause.resume()
+        gc_pause.resume_later(asyncio.get_running_loop())
 
 
 async def run_frontend(settings: FrontendSettings) -> None:

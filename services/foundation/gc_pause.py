@@ -5,9 +5,9 @@ Their imports and app allocate tens of thousands of tracked objects, and the col
 process. ``ctxbus up``, ``python -m services.main``, ``python -m backend`` and ``python -m
 frontend`` :func:`pause` it first thing; :func:`resume`, once the process serves (or is ready),
 runs one full pass, freezes what survives (``gc.freeze``: later passes never scan the start-up's
-objects again) and collects automatically again. The backend, main and the launcher resume
-:data:`RESUME_DELAY` seconds after that (:func:`resume_later`), so that the full pass does not fall
-on the next step of the start (main's first ``/health`` probe, the launcher's ready line). Any
+objects again) and collects automatically again. Each resumes :data:`RESUME_DELAY` seconds after
+that (:func:`resume_later`), so that the full pass does not fall on the next step of the start
+(main's first ``/health`` probe, the backend's last steps, the launcher's ready line). Any
 other ``ctxbus`` command collects again at once, without a pass (:func:`cancel`).
 """
 
