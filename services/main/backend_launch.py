@@ -51,6 +51,11 @@ class BackendPipes(msgspec.Struct, frozen=True):
         os.close(self.control)
 
 
+def backend_spec(*, python: str, log_dir: Path) -> ChildSpec:
+    """``python -m backend``, as main supervises it (its environment and descriptors apart)."""
+    return ChildSpec(name="backend", argv=(python, "-m", BACKEND_MODULE), log_dir=log_dir)
+
+
 @contextmanager
 def backend_launch(
     config: BackendConfig, sock: socket.socket, *, python: str, log_dir: Path
@@ -66,11 +71,9 @@ def backend_launch(
     full = msgspec.structs.replace(
         config, listen_fd=listen_fd, ready_fd=ready_w, control_fd=control_r, parent_pid=os.getpid()
     )
-    spec = ChildSpec(
-        name="backend",
-        argv=(python, "-m", BACKEND_MODULE),
+    spec = msgspec.structs.replace(
+        backend_spec(python=python, log_dir=log_dir),
         env={**os.environ, **full.to_env(), "PYTHONUNBUFFERED": "1"},
-        log_dir=log_dir,
         pass_fds=(listen_fd, ready_w, control_r),
     )
     pipes = BackendPipes(ready_r, control_w)

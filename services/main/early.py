@@ -40,13 +40,13 @@ from bus import endpoints as names
 from services.foundation.private_dirs import PRIVATE_UMASK, ensure_private_dir
 from services.foundation.supervision.lock import InstanceLock
 from services.foundation.supervision.record_file import nothing_on_record
-from services.foundation.supervision.spawn import ChildSpec, EarlyChild, InheritedProcess
+from services.foundation.supervision.spawn import EarlyChild, InheritedProcess
 from services.main.args import config_from, parser
 from services.main.backend_launch import (
-    BACKEND_MODULE,
     BackendPipes,
     EarlyBackend,
     backend_config,
+    backend_spec,
     spawn_backend_early,
 )
 from services.main.port import bind_backend_socket
@@ -215,9 +215,7 @@ def _received(handover: str, settings: MainSettings | None) -> EarlyStart | None
     record = msgspec.json.decode(data, type=HandoverRecord)
     lock_fd, sock_fd, output, ready, control = slots
     bus = Endpoints.from_env(settings.runtime_dir)
-    spec = ChildSpec(
-        name="backend", argv=(settings.python, "-m", BACKEND_MODULE), log_dir=settings.log_dir
-    )
+    spec = backend_spec(python=settings.python, log_dir=settings.log_dir)
     process = InheritedProcess(record.backend_pid, output)
     backend = EarlyBackend(
         EarlyChild(spec, process, None, record.spawned_at), "active", BackendPipes(ready, control)
