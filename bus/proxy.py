@@ -97,7 +97,7 @@ class Proxy:
             return
         _, xpub = self.bind()
         self._latest[frames[0]] = frames
-        _send_event(xpub, frames)
+        _send(xpub, frames, "event_dropped")
         # The send may have taken the XPUB's FD signal for a subscription that came meanwhile.
         self._schedule_drain()
 
@@ -166,33 +166,27 @@ class Proxy:
         if subscribe:
             for topic, latest in self._latest.items():
                 if topic.startswith(prefix):
-                    _send_event(xpub, latest)  # to every subscriber of it: a repeat by seq
+                    _send(xpub, latest, "event_dropped")  # to every subscriber: a repeat by seq
             if prefix in self._upstream:
                 return True
             self._upstream.add(prefix)
         else:  # the prefix's last subscriber left (XPUB passes no other unsubscription)
             self._upstream.discard(prefix)
-        try:
-            send_frames(xsub, frames)
-        except zmq.Again:
-            log.warning("subscription_dropped", topic=prefix[:64].decode(errors="replace"))
+        _send(xsub, frames, "subscription_dropped")
         return True
-
-
-def _send_event(xpub: zmq.Socket[Any], frames: list[bytes]) -> None:
-    try:
-        send_frames(xpub, frames)
-    except zmq.Again:
-        log.warning("event_dropped", topic=frames[0].decode(errors="replace"))
 
 
 def _forward(source: zmq.Socket[Any], sink: zmq.Socket[Any], dropped: str) -> bool:
     """Pass one message from ``source`` to ``sink``; False if ``source`` had none."""
     if not cast(int, source.getsockopt(_EVENTS)) & _POLLIN:
         return False
-    frames = receive_frames(source)
+    _send(sink, receive_frames(source), dropped)
+    return True
+
+
+def _send(sink: zmq.Socket[Any], frames: list[bytes], dropped: str) -> None:
+    """Send ``frames`` without blocking; a full queue drops them, logged as ``dropped``."""
     try:
         send_frames(sink, frames)
     except zmq.Again:
         log.warning(dropped, topic=frames[0][:64].decode(errors="replace"))
-    return True
