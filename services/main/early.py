@@ -173,16 +173,18 @@ class Handover:
         try:
             backend = early.backend
             output = backend.child.process.stdout
+            lock = early.lock.fileno
             assert output is not None  # spawn_early always pipes it
+            assert lock is not None  # claimed: held
             claimed = (
-                early.lock.fileno,
+                lock,
                 early.sock.fileno(),
                 output.fileno(),
                 backend.pipes.ready,
                 backend.pipes.control,
             )
             for fd, slot in zip(claimed, self._slots, strict=True):
-                os.dup2(fd, slot)  # type: ignore[arg-type]  # the lock is held: not None
+                os.dup2(fd, slot)
             record = HandoverRecord(
                 backend.child.pid, backend.child.spawned_at, early.token, early.instance
             )
